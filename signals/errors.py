@@ -1,0 +1,56 @@
+"""Preflight's own exceptions: each maps to one user-facing message."""
+
+from __future__ import annotations
+
+
+class PreflightError(Exception):
+    """Base of every error Preflight explains to the user."""
+
+
+class ParseError(PreflightError):
+    """A trade idea that could not be understood."""
+
+    def __init__(self, reason: str, example: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.example = example
+
+    def __str__(self) -> str:
+        return f"{self.reason}. Example: {self.example}"
+
+
+class UnknownAsset(PreflightError):
+    """An asset with no USDT-margined perpetual on the configured venues."""
+
+    def __init__(self, asset: str, close_matches: tuple[str, ...] = ()) -> None:
+        super().__init__(asset)
+        self.asset = asset
+        self.close_matches = close_matches
+
+
+class VenueUnavailable(PreflightError):
+    """A venue that failed or timed out; it is dropped from the aggregate."""
+
+    def __init__(self, venue: str, detail: str = "") -> None:
+        super().__init__(f"{venue}: {detail}" if detail else venue)
+        self.venue = venue
+        self.detail = detail
+
+
+class NoMarketData(PreflightError):
+    """No market data at all for an asset (every venue down, or absent from a snapshot)."""
+
+    def __init__(self, asset: str, detail: str = "") -> None:
+        super().__init__(f"{asset}: {detail}" if detail else asset)
+        self.asset = asset
+        self.detail = detail
+
+
+class SnapshotError(PreflightError):
+    """A snapshot file that is missing, unreadable or malformed."""
+
+    def __init__(self, path: str, key: str, problem: str) -> None:
+        super().__init__(f"{path}: {key}: {problem}" if key else f"{path}: {problem}")
+        self.path = path
+        self.key = key
+        self.problem = problem

@@ -1,0 +1,110 @@
+"""Typed market inputs for one asset (SPEC §1): what a snapshot or the live source yields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
+LIQ_COLUMNS = ("long_usd", "short_usd")
+
+
+def empty_ohlcv() -> pd.DataFrame:
+    """An OHLCV frame with no rows, indexed by bar open time (ms)."""
+    return pd.DataFrame(
+        {c: pd.Series(dtype="float64") for c in OHLCV_COLUMNS},
+        index=pd.Index([], dtype="int64", name="ts"),
+    )
+
+
+def empty_liquidations() -> pd.DataFrame:
+    """A liquidation-bucket frame with no rows, indexed by bucket open time (ms)."""
+    return pd.DataFrame(
+        {c: pd.Series(dtype="float64") for c in LIQ_COLUMNS},
+        index=pd.Index([], dtype="int64", name="ts"),
+    )
+
+
+def empty_series() -> pd.Series:
+    """A float series with no points, indexed by time (ms)."""
+    return pd.Series(dtype="float64", index=pd.Index([], dtype="int64", name="ts"))
+
+
+def series_from_rows(rows: list[list[float]] | list[tuple[float, float]]) -> pd.Series:
+    """Build a ts-indexed float series from `[ts, value]` rows."""
+    if not rows:
+        return empty_series()
+    ts = [int(r[0]) for r in rows]
+    vals = [float(r[1]) for r in rows]
+    return pd.Series(vals, index=pd.Index(ts, dtype="int64", name="ts"), dtype="float64")
+
+
+def frame_from_rows(rows: list[list[float]], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Build a ts-indexed float frame from `[ts, v1, v2, …]` rows."""
+    if not rows:
+        return pd.DataFrame(
+            {c: pd.Series(dtype="float64") for c in columns},
+            index=pd.Index([], dtype="int64", name="ts"),
+        )
+    ts = [int(r[0]) for r in rows]
+    data = {c: [float(r[i + 1]) for r in rows] for i, c in enumerate(columns)}
+    return pd.DataFrame(data, index=pd.Index(ts, dtype="int64", name="ts"), dtype="float64")
+
+
+@dataclass(frozen=True, eq=False)
+class VenueFunding:
+    """One venue's funding: current (predicted) rate per interval and settled history."""
+
+    venue: str
+    rate: float | None
+    interval_hours: float
+    oi_usd: float | None
+    history: pd.Series = field(default_factory=empty_series)
+
+
+@dataclass(frozen=True)
+class LiquidationCoverage:
+    """Which venues fed the liquidation buckets, and how much time they cover."""
+
+    venues: tuple[str, ...]
+    hours_covered: float
+    since_ms: int | None = None
+    gaps: tuple[tuple[int, int], ...] = ()
+    # venues whose stream is throttled (e.g. Binance: one event per symbol per second)
+    lower_bound_venues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class AssetData:
+    """Every input the engine reads for one asset (SPEC §1)."""
+
+    asset: str
+    ohlcv_1d: pd.DataFrame = field(default_factory=empty_ohlcv)
+    ohlcv_1h: pd.DataFrame = field(default_factory=empty_ohlcv)
+    oi_usd_1h: pd.Series = field(default_factory=empty_series)
+    oi_usd_1d: pd.Series = field(default_factory=empty_series)
+    funding: tuple[VenueFunding, ...] = ()
+    liquidations_1h: pd.DataFrame = field(default_factory=empty_liquidations)
+    skew_rr25_30d: pd.Series = field(default_factory=empty_series)
+    mmr: float = 0.005
+    sources: dict[str, Any] = field(default_factory=dict)
+    # venues that failed or timed out while this state was fetched (named in replies)
+    venues_down: tuple[str, ...] = ()
+    liq_coverage: LiquidationCoverage | None = None
+
+    def has_any_data(self) -> bool:
+        """True when at least one series or funding venue carries data."""
+        return bool(
+            len(self.ohlcv_1d)
+            or len(self.ohlcv_1h)
+            or len(self.oi_usd_1h)
+            or len(self.oi_usd_1d)
+            or self.funding
+            or len(self.liquidations_1h)
+            or len(self.skew_rr25_30d)
+        )

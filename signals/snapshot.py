@@ -1,0 +1,314 @@
+"""Snapshot files (`preflight.snapshot/1`, SPEC §6): strict loading and exact writing."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from signals.errors import SnapshotError
+from signals.market import (
+    LIQ_COLUMNS,
+    OHLCV_COLUMNS,
+    AssetData,
+    LiquidationCoverage,
+    VenueFunding,
+    frame_from_rows,
+    series_from_rows,
+)
+
+FORMAT = "preflight.snapshot/1"
+DEMO_PATH = Path(__file__).parent / "demo" / "demo_snapshot.json"
+
+
+class _Invalid(Exception):
+    """Internal: a validation failure at a key path, turned into SnapshotError."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(problem)
+        self.key = key
+        self.problem = problem
+
+
+def load_snapshot(path: str | Path) -> tuple[int, dict[str, AssetData]]:
+    """Read and validate a snapshot file; return `(asof, assets)` or raise SnapshotError."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise SnapshotError(name, "", "file not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise SnapshotError(name, "", f"cannot read file ({e.__class__.__name__})") from e
+    return parse_snapshot(text, name)
+
+
+def parse_snapshot(text: str, name: str = "<snapshot>") -> tuple[int, dict[str, AssetData]]:
+    """Validate snapshot JSON text; return `(asof, assets)` or raise SnapshotError."""
+    try:
+        raw = json.loads(text, parse_constant=_reject_constant)
+    except _Invalid as e:
+        raise SnapshotError(name, e.key, e.problem) from e
+    except json.JSONDecodeError as e:
+        raise SnapshotError(
+            name, "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
+        ) from e
+    except RecursionError as e:
+        raise SnapshotError(name, "", "JSON nested too deeply") from e
+    try:
+        return _parse_document(raw)
+    except _Invalid as e:
+        raise SnapshotError(name, e.key, e.problem) from e
+
+
+def _reject_constant(token: str) -> Any:
+    raise _Invalid("", f"{token} is not a number a snapshot may hold")
+
+
+def _parse_document(raw: Any) -> tuple[int, dict[str, AssetData]]:
+    if not isinstance(raw, dict):
+        raise _Invalid("", "top level must be a JSON object")
+    for key in ("format", "asof", "assets"):
+        if key not in raw:
+            raise _Invalid(key, "missing key")
+    if raw["format"] != FORMAT:
+        raise _Invalid("format", f"expected {FORMAT!r}, got {raw['format']!r}")
+    asof = _timestamp(raw["asof"], "asof")
+    assets_raw = raw["assets"]
+    if not isinstance(assets_raw, dict):
+        raise _Invalid("assets", "must be an object keyed by asset symbol")
+    assets: dict[str, AssetData] = {}
+    for symbol, body in assets_raw.items():
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise _Invalid("assets", f"asset key {symbol!r} is not a symbol")
+        asset = symbol.strip().upper()
+        assets[asset] = _parse_asset(asset, body, f"assets.{symbol}")
+    return asof, assets
+
+
+def _parse_asset(asset: str, body: Any, key: str) -> AssetData:
+    if not isinstance(body, dict):
+        raise _Invalid(key, "must be an object")
+    mmr = body.get("mmr", 0.005)
+    if mmr is None:
+        mmr = 0.005
+    mmr = _number(mmr, f"{key}.mmr")
+    if not 0 <= mmr < 1:
+        raise _Invalid(f"{key}.mmr", f"must be in [0, 1), got {mmr}")
+    sources = body.get("sources", {})
+    if sources is None:
+        sources = {}
+    if not isinstance(sources, dict):
+        raise _Invalid(f"{key}.sources", "must be an object")
+    return AssetData(
+        asset=asset,
+        ohlcv_1d=frame_from_rows(_rows(body, "ohlcv_1d", key, 6, positive=True), OHLCV_COLUMNS),
+        ohlcv_1h=frame_from_rows(_rows(body, "ohlcv_1h", key, 6, positive=True), OHLCV_COLUMNS),
+        oi_usd_1h=series_from_rows(_rows(body, "oi_usd_1h", key, 2, non_negative=True)),
+        oi_usd_1d=series_from_rows(_rows(body, "oi_usd_1d", key, 2, non_negative=True)),
+        funding=_funding(body.get("funding"), f"{key}.funding"),
+        liquidations_1h=frame_from_rows(
+            _rows(body, "liquidations_1h", key, 3, non_negative=True), LIQ_COLUMNS
+        ),
+        skew_rr25_30d=series_from_rows(_rows(body, "skew_rr25_30d", key, 2)),
+        mmr=mmr,
+        sources=sources,
+        venues_down=_str_tuple(sources.get("venues_down", []), f"{key}.sources.venues_down"),
+        liq_coverage=_coverage(sources.get("liquidations"), f"{key}.sources.liquidations"),
+    )
+
+
+def _rows(
+    body: Mapping[str, Any],
+    name: str,
+    parent: str,
+    width: int,
+    *,
+    positive: bool = False,
+    non_negative: bool = False,
+) -> list[list[float]]:
+    key = f"{parent}.{name}"
+    rows = body.get(name)
+    if rows is None:
+        return []
+    return _table(rows, key, width, positive=positive, non_negative=non_negative)
+
+
+def _table(
+    rows: Any, key: str, width: int, *, positive: bool = False, non_negative: bool = False
+) -> list[list[float]]:
+    if not isinstance(rows, list):
+        raise _Invalid(key, "must be a list of rows")
+    out: list[list[float]] = []
+    last_ts: int | None = None
+    for i, row in enumerate(rows):
+        rkey = f"{key}[{i}]"
+        if not isinstance(row, list) or len(row) != width:
+            raise _Invalid(rkey, f"must be a row of {width} numbers")
+        ts = _timestamp(row[0], rkey)
+        if last_ts is not None and ts == last_ts:
+            raise _Invalid(rkey, f"duplicate timestamp {ts}")
+        if last_ts is not None and ts < last_ts:
+            raise _Invalid(rkey, f"timestamps not ascending ({ts} after {last_ts})")
+        last_ts = ts
+        values = [_number(v, rkey) for v in row[1:]]
+        if positive and any(v <= 0 for v in values[:4]):
+            raise _Invalid(rkey, "prices must be positive")
+        if non_negative and any(v < 0 for v in values):
+            raise _Invalid(rkey, "values must not be negative")
+        out.append([float(ts), *values])
+    return out
+
+
+def _funding(entries: Any, key: str) -> tuple[VenueFunding, ...]:
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise _Invalid(key, "must be a list of venues")
+    venues: list[VenueFunding] = []
+    for i, entry in enumerate(entries):
+        ekey = f"{key}[{i}]"
+        if not isinstance(entry, dict):
+            raise _Invalid(ekey, "must be an object")
+        for required in ("venue", "rate", "interval_hours"):
+            if required not in entry:
+                raise _Invalid(f"{ekey}.{required}", "missing key")
+        venue = entry["venue"]
+        if not isinstance(venue, str) or not venue:
+            raise _Invalid(f"{ekey}.venue", "must be a venue name")
+        rate = entry["rate"]
+        rate = None if rate is None else _number(rate, f"{ekey}.rate")
+        interval = _number(entry["interval_hours"], f"{ekey}.interval_hours")
+        if interval <= 0:
+            raise _Invalid(f"{ekey}.interval_hours", f"must be positive, got {interval}")
+        oi = entry.get("oi_usd")
+        oi = None if oi is None else _number(oi, f"{ekey}.oi_usd")
+        if oi is not None and oi < 0:
+            raise _Invalid(f"{ekey}.oi_usd", "must not be negative")
+        history = entry.get("history")
+        rows = [] if history is None else _table(history, f"{ekey}.history", 2)
+        venues.append(VenueFunding(venue, rate, interval, oi, series_from_rows(rows)))
+    return tuple(venues)
+
+
+def _coverage(raw: Any, key: str) -> LiquidationCoverage | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _Invalid(key, "must be an object")
+    hours = _number(raw.get("hours_covered", 0), f"{key}.hours_covered")
+    since = raw.get("since")
+    gaps_raw = raw.get("gaps", [])
+    if not isinstance(gaps_raw, list):
+        raise _Invalid(f"{key}.gaps", "must be a list of [start, end] pairs")
+    gaps: list[tuple[int, int]] = []
+    for i, gap in enumerate(gaps_raw):
+        if not isinstance(gap, list) or len(gap) != 2:
+            raise _Invalid(f"{key}.gaps[{i}]", "must be a [start, end] pair")
+        gaps.append((_timestamp(gap[0], f"{key}.gaps[{i}]"), _timestamp(gap[1], f"{key}.gaps[{i}]")))
+    return LiquidationCoverage(
+        venues=_str_tuple(raw.get("venues", []), f"{key}.venues"),
+        hours_covered=hours,
+        since_ms=None if since is None else _timestamp(since, f"{key}.since"),
+        gaps=tuple(gaps),
+        lower_bound_venues=_str_tuple(
+            raw.get("lower_bound_venues", []), f"{key}.lower_bound_venues"
+        ),
+    )
+
+
+def _str_tuple(raw: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        raise _Invalid(key, "must be a list of names")
+    return tuple(raw)
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(key, f"expected a number, got {_describe(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise _Invalid(key, f"expected a finite number, got {value}")
+    return number
+
+
+def _timestamp(value: Any, key: str) -> int:
+    number = _number(value, key)
+    if number != int(number) or number < 0:
+        raise _Invalid(key, f"timestamp must be whole UTC milliseconds, got {value}")
+    return int(number)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"the string {value[:20]!r}"
+    return type(value).__name__
+
+
+# ---- writing ----------------------------------------------------------------------------
+
+
+def asset_to_json(data: AssetData) -> dict[str, Any]:
+    """Encode one asset's inputs as a SPEC §6 asset object."""
+    sources = dict(data.sources)
+    if data.venues_down:
+        sources["venues_down"] = list(data.venues_down)
+    if data.liq_coverage is not None:
+        cov = data.liq_coverage
+        sources["liquidations"] = {
+            "venues": list(cov.venues),
+            "hours_covered": cov.hours_covered,
+            "since": cov.since_ms,
+            "gaps": [list(g) for g in cov.gaps],
+            "lower_bound_venues": list(cov.lower_bound_venues),
+        }
+    return {
+        "ohlcv_1d": _frame_rows(data.ohlcv_1d),
+        "ohlcv_1h": _frame_rows(data.ohlcv_1h),
+        "oi_usd_1h": _series_rows(data.oi_usd_1h),
+        "oi_usd_1d": _series_rows(data.oi_usd_1d),
+        "funding": [
+            {
+                "venue": f.venue,
+                "rate": f.rate,
+                "interval_hours": f.interval_hours,
+                "oi_usd": f.oi_usd,
+                "history": _series_rows(f.history),
+            }
+            for f in data.funding
+        ],
+        "liquidations_1h": _frame_rows(data.liquidations_1h),
+        "skew_rr25_30d": _series_rows(data.skew_rr25_30d),
+        "mmr": data.mmr,
+        "sources": sources,
+    }
+
+
+def snapshot_to_json(asof: int, assets: Mapping[str, AssetData]) -> dict[str, Any]:
+    """Encode a whole snapshot document."""
+    return {
+        "format": FORMAT,
+        "asof": int(asof),
+        "assets": {name: asset_to_json(data) for name, data in assets.items()},
+    }
+
+
+def write_snapshot(path: str | Path, asof: int, assets: Mapping[str, AssetData]) -> None:
+    """Write a snapshot file atomically (temp file, then rename)."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(snapshot_to_json(asof, assets), allow_nan=False), encoding="utf-8")
+    tmp.replace(target)
+
+
+def _frame_rows(frame: pd.DataFrame) -> list[list[float]]:
+    return [[int(ts), *(float(v) for v in row)] for ts, row in zip(frame.index, frame.to_numpy())]
+
+
+def _series_rows(series: pd.Series) -> list[list[float]]:
+    return [[int(ts), float(v)] for ts, v in series.items()]
