@@ -1,0 +1,298 @@
+"""All user-facing text: jinja2 templates rendered as Telegram HTML or plain CLI text."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from signals.grade import CheckResult
+
+Fmt = Literal["html", "text"]
+TELEGRAM_LIMIT = 4096
+_DIR = Path(__file__).parent
+
+# ---- number formatting ------------------------------------------------------------------
+# A number is shown with as many decimals as it takes to keep its relation (<, =, >) to every
+# threshold it is judged against: 0.02996% must never print as a threshold-meeting 0.0300%.
+
+_REL = 1e-9
+
+
+def _relation(value: float, threshold: float) -> int:
+    tol = max(1e-15, _REL * abs(threshold))
+    if value > threshold + tol:
+        return 1
+    if value < threshold - tol:
+        return -1
+    return 0
+
+
+def _faithful(value: float, decimals: int, thresholds: tuple[float, ...]) -> str:
+    """Format `value` with at least `decimals` decimals, more if rounding would cross a threshold."""
+    for d in range(decimals, decimals + 10):
+        text = f"{value:.{d}f}"
+        shown = float(text)
+        if all(_relation(shown, t) == _relation(value, t) for t in thresholds):
+            return text
+    return repr(value)
+
+
+def _sign(text: str, signed: bool) -> str:
+    if text.startswith("-"):
+        return "−" + text[1:]
+    if signed and float(text) != 0:
+        return "+" + text
+    return text
+
+
+def pct(value: float | None, decimals: int = 2, *thresholds: float) -> str:
+    """A fraction as a percentage: 0.0123 → '1.23%'."""
+    if value is None:
+        return "n/a"
+    return _sign(_faithful(value * 100, decimals, tuple(t * 100 for t in thresholds)), False) + "%"
+
+
+def signed_pct(value: float | None, decimals: int = 2, *thresholds: float) -> str:
+    """A fraction as a signed percentage: 0.0123 → '+1.23%'."""
+    if value is None:
+        return "n/a"
+    return _sign(_faithful(value * 100, decimals, tuple(t * 100 for t in thresholds)), True) + "%"
+
+
+def num(value: float | None, decimals: int = 2, *thresholds: float) -> str:
+    """A plain number with threshold-faithful decimals."""
+    if value is None:
+        return "n/a"
+    return _sign(_faithful(value, decimals, thresholds), False)
+
+
+def signed_num(value: float | None, decimals: int = 1, *thresholds: float) -> str:
+    """A signed plain number: '+3.2', '−6.0'."""
+    if value is None:
+        return "n/a"
+    return _sign(_faithful(value, decimals, thresholds), True)
+
+
+def usd(value: float | None) -> str:
+    """A USD amount, compact: $5.10B, $312.4M, $12.3k, $950."""
+    if value is None:
+        return "n/a"
+    sign = "−" if value < 0 else ""
+    v = abs(value)
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if v >= size:
+            return f"{sign}${v / size:.2f}{suffix}" if v / size < 100 else f"{sign}${v / size:.1f}{suffix}"
+    return f"{sign}${v:,.0f}"
+
+
+def price(value: float | None) -> str:
+    """A price with decimals that suit its size: $3,012.50, $171.23, $0.21453."""
+    if value is None:
+        return "n/a"
+    v = abs(value)
+    if v >= 1000:
+        text = f"{v:,.2f}"
+    elif v >= 1:
+        text = f"{v:,.3f}" if v < 10 else f"{v:,.2f}"
+    elif v == 0:
+        text = "0"
+    else:
+        digits = min(10, 4 - math.floor(math.log10(v)))
+        text = f"{v:.{digits}f}"
+    return ("−$" if value < 0 else "$") + text
+
+
+def lev(value: float | None) -> str:
+    """Leverage: 5 → '5x', 2.5 → '2.5x'."""
+    if value is None:
+        return "n/a"
+    return f"{value:g}x"
+
+
+def days(value: float | None) -> str:
+    """A horizon: 7 → '7d', 0.5 → '12h'."""
+    if value is None:
+        return "n/a"
+    if value < 1:
+        return f"{value * 24:g}h"
+    return f"{value:g}d"
+
+
+def utc(ms: int | None) -> str:
+    """Milliseconds since the epoch → '2026-05-20 00:00 UTC'."""
+    if ms is None:
+        return "n/a"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def ratio(value: float | None, base: float | None, decimals: int = 2, *thresholds: float) -> str:
+    """value ÷ base as '2.15×', or 'n/a' when the base is 0 or unknown."""
+    if value is None or base is None or base == 0:
+        return "n/a"
+    return _faithful(value / base, decimals, thresholds) + "×"
+
+
+# ---- environments -----------------------------------------------------------------------
+
+
+def oneline(value: Any) -> Any:
+    """Collapse whitespace and newlines into single spaces (keeps Markup safe)."""
+    joined = " ".join(str(value).split())
+    return Markup(joined) if isinstance(value, Markup) else joined
+
+
+def _make_env(fmt: Fmt) -> Environment:
+    html = fmt == "html"
+    env = Environment(
+        loader=FileSystemLoader(str(_DIR)),
+        autoescape=html,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(
+        pct=pct,
+        signed_pct=signed_pct,
+        num=num,
+        signed_num=signed_num,
+        usd=usd,
+        price=price,
+        lev=lev,
+        days=days,
+        utc=utc,
+        oneline=oneline,
+    )
+    env.globals.update(
+        fmt=fmt,
+        html=html,
+        b=_wrap("b") if html else _plain,
+        i=_wrap("i") if html else _plain,
+        code=_wrap("code") if html else _plain,
+        ratio=ratio,
+    )
+    return env
+
+
+def _wrap(tag: str) -> Any:
+    def wrap(value: Any) -> Markup:
+        return Markup(f"<{tag}>{escape(value)}</{tag}>")
+
+    return wrap
+
+
+def _plain(value: Any) -> str:
+    return str(value)
+
+
+_ENVS: dict[str, Environment] = {"html": _make_env("html"), "text": _make_env("text")}
+
+
+def render(name: str, fmt: Fmt = "html", **ctx: Any) -> str:
+    """Render templates/<name>.j2 as Telegram HTML or plain text, trimmed, ≤ 4096 chars."""
+    text = _ENVS[fmt].get_template(f"{name}.j2").render(**ctx).strip()
+    return _collapse_blank_lines(text)[:TELEGRAM_LIMIT]
+
+
+def _collapse_blank_lines(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+# ---- the check reply and its JSON -------------------------------------------------------
+
+
+def render_check(result: CheckResult, fmt: Fmt = "html", thresholds: Any = None) -> str:
+    """The graded reply for one check (one or both sides)."""
+    th = thresholds if thresholds is not None else _default_thresholds()
+    return render("check", fmt, r=result, m=result.market, th=th)
+
+
+def flag_reason(result: CheckResult, side: str, name: str, thresholds: Any = None) -> str:
+    """One flag's one-line reason, quoting its numbers (plain text)."""
+    th = thresholds if thresholds is not None else _default_thresholds()
+    grade = next(g for g in result.grades if g.side == side)
+    return render(
+        "flag_reason", "text", r=result, m=result.market, th=th, g=grade, f=grade.flags[name]
+    )
+
+
+def check_json(result: CheckResult, thresholds: Any = None) -> dict[str, Any]:
+    """The SPEC §7 JSON object for a check."""
+    m = result.market
+    market = {
+        key: getattr(m, key)
+        for key in (
+            "price",
+            "price_change_24h",
+            "return_7d",
+            "sigma_daily",
+            "vol_expansion",
+            "oi_usd",
+            "oi_change_24h",
+            "oi_percentile_30d",
+            "funding_8h",
+            "funding_8h_3d_avg",
+            "liq_long_24h_usd",
+            "liq_short_24h_usd",
+            "rr25_30d",
+            "rr25_30d_7d_change",
+        )
+    }
+    grades = []
+    for g in result.grades:
+        p = g.position
+        grades.append(
+            {
+                "side": g.side,
+                "leverage": g.leverage,
+                "entry": g.entry,
+                "horizon_days": g.horizon_days,
+                "flags": {
+                    name: {
+                        "status": f.status,
+                        "reason": flag_reason(result, g.side, name, thresholds),
+                        "values": dict(f.values),
+                    }
+                    for name, f in g.flags.items()
+                },
+                "caution_count": g.caution_count,
+                "unknown_count": g.unknown_count,
+                "verdict": g.verdict,
+                "worst_case_verdict": g.worst_case_verdict,
+                "position": {
+                    "liq_distance": p.liq_distance,
+                    "liq_price": p.liq_price,
+                    "survives_10pct": p.survives_10pct,
+                    "move_2sigma": p.move_2sigma,
+                    "survives_2sigma": p.survives_2sigma,
+                    "max_leverage": p.max_leverage,
+                    "max_drawdown": p.max_drawdown,
+                    "reduce_level": p.reduce_level,
+                },
+            }
+        )
+    return {
+        "asset": result.asset,
+        "asof": result.asof,
+        "stop": result.stop,
+        "market": market,
+        "grades": grades,
+    }
+
+
+def _default_thresholds() -> Any:
+    from signals.thresholds import Thresholds
+
+    return Thresholds()
