@@ -53,7 +53,7 @@ class Settings:
         return self.telegram_bot_token
 
 
-# env variable → Settings field; thresholds are PREFLIGHT_<FIELD> (e.g. PREFLIGHT_FUNDING_8H_CAUTION)
+# env variable → Settings field; thresholds are PREFLIGHT_<FIELD>, e.g. PREFLIGHT_FUNDING_8H_CAUTION
 ENV_FIELDS: dict[str, str] = {
     "TELEGRAM_BOT_TOKEN": "telegram_bot_token",
     "TELEGRAM_API_BASE_URL": "telegram_api_base_url",
@@ -116,7 +116,9 @@ def load_settings(
     if "log_level" in kwargs:
         kwargs["log_level"] = str(kwargs["log_level"]).upper()
         if kwargs["log_level"] not in _LOG_LEVELS:
-            problems.append(f"PREFLIGHT_LOG_LEVEL: must be one of {', '.join(sorted(_LOG_LEVELS))}")
+            problems.append(
+                f"PREFLIGHT_LOG_LEVEL: must be one of {', '.join(sorted(_LOG_LEVELS))}"
+            )
     threshold_kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(Thresholds):
         var = f"PREFLIGHT_{f.name.upper()}"
@@ -127,9 +129,16 @@ def load_settings(
             threshold_kwargs[f.name] = _convert(raw.strip(), f.default)
         except ValueError as e:
             problems.append(f"{var}={raw!r}: {e}")
-    for name in ("check_rate_per_minute", "check_budget_s", "request_timeout_s",
-                 "warn_interval_s", "broadcast_per_second", "broadcast_per_group_minute",
-                 "liq_retention_days", "markets_refresh_s"):
+    for name in (
+        "check_rate_per_minute",
+        "check_budget_s",
+        "request_timeout_s",
+        "warn_interval_s",
+        "broadcast_per_second",
+        "broadcast_per_group_minute",
+        "liq_retention_days",
+        "markets_refresh_s",
+    ):
         if name in kwargs and kwargs[name] <= 0:
             problems.append(f"{_var_of(name)}: must be positive")
     if problems:

@@ -27,7 +27,9 @@ class Flag:
     missing: tuple[str, ...] = ()
 
 
-def _status(primary: bool, secondary: bool) -> tuple[Status, Literal["primary", "secondary"] | None]:
+def _status(
+    primary: bool, secondary: bool
+) -> tuple[Status, Literal["primary", "secondary"] | None]:
     if primary:
         return "caution", "primary"
     if secondary:

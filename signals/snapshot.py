@@ -208,7 +208,9 @@ def _coverage(raw: Any, key: str) -> LiquidationCoverage | None:
     for i, gap in enumerate(gaps_raw):
         if not isinstance(gap, list) or len(gap) != 2:
             raise _Invalid(f"{key}.gaps[{i}]", "must be a [start, end] pair")
-        gaps.append((_timestamp(gap[0], f"{key}.gaps[{i}]"), _timestamp(gap[1], f"{key}.gaps[{i}]")))
+        gaps.append(
+            (_timestamp(gap[0], f"{key}.gaps[{i}]"), _timestamp(gap[1], f"{key}.gaps[{i}]"))
+        )
     return LiquidationCoverage(
         venues=_str_tuple(raw.get("venues", []), f"{key}.venues"),
         hours_covered=hours,
@@ -307,7 +309,7 @@ def write_snapshot(path: str | Path, asof: int, assets: Mapping[str, AssetData])
 
 
 def _frame_rows(frame: pd.DataFrame) -> list[list[float]]:
-    return [[int(ts), *(float(v) for v in row)] for ts, row in zip(frame.index, frame.to_numpy())]
+    return [[int(ts), *(float(v) for v in row)] for ts, row in zip(frame.index, frame.to_numpy(), strict=True)]
 
 
 def _series_rows(series: pd.Series) -> list[list[float]]:

@@ -34,7 +34,7 @@ def _relation(value: float, threshold: float) -> int:
 
 
 def _faithful(value: float, decimals: int, thresholds: tuple[float, ...]) -> str:
-    """Format `value` with at least `decimals` decimals, more if rounding would cross a threshold."""
+    """Format `value` with ≥ `decimals` decimals, more if rounding would cross a threshold."""
     for d in range(decimals, decimals + 10):
         text = f"{value:.{d}f}"
         shown = float(text)
@@ -87,7 +87,11 @@ def usd(value: float | None) -> str:
     v = abs(value)
     for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if v >= size:
-            return f"{sign}${v / size:.2f}{suffix}" if v / size < 100 else f"{sign}${v / size:.1f}{suffix}"
+            return (
+                f"{sign}${v / size:.2f}{suffix}"
+                if v / size < 100
+                else f"{sign}${v / size:.1f}{suffix}"
+            )
     return f"{sign}${v:,.0f}"
 
 

@@ -1,0 +1,164 @@
+"""Command line: `check` (grade an idea), `record` (live state → snapshot), `collect`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import templates
+from settings import Settings, SettingsError, load_settings
+from signals.errors import NoMarketData, ParseError, PreflightError, SnapshotError, UnknownAsset
+from signals.idea import parse_idea
+from signals.snapshot import DEMO_PATH, write_snapshot
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 2, 3
+USAGE = (
+    "usage: python bot.py check <idea words…> [--snapshot FILE | --demo] [--json]\n"
+    "       python bot.py record [ASSETS…] --out FILE\n"
+    "       python bot.py collect [ASSETS…]"
+)
+
+
+@dataclass
+class CliArgs:
+    """Sub-command arguments: free words plus the few options."""
+
+    command: str
+    words: list[str] = field(default_factory=list)
+    snapshot: str | None = None
+    demo: bool = False
+    as_json: bool = False
+    out: str | None = None
+
+
+class UsageError(Exception):
+    """The command line itself is wrong."""
+
+
+def parse_args(argv: list[str]) -> CliArgs:
+    """Split options from idea words; words may contain anything, even '-5' or '@'."""
+    if not argv:
+        raise UsageError("no command given")
+    args = CliArgs(command=argv[0])
+    rest = iter(argv[1:])
+    for word in rest:
+        if word in ("--snapshot", "--out"):
+            value = next(rest, None)
+            if value is None:
+                raise UsageError(f"{word} needs a file path")
+            setattr(args, word[2:], value)
+        elif word.startswith(("--snapshot=", "--out=")):
+            name, _, value = word[2:].partition("=")
+            setattr(args, name, value)
+        elif word == "--demo":
+            args.demo = True
+        elif word == "--json":
+            args.as_json = True
+        elif word in ("-h", "--help"):
+            raise UsageError("help")
+        else:
+            args.words.append(word)
+    if args.snapshot and args.demo:
+        raise UsageError("use either --snapshot FILE or --demo, not both")
+    return args
+
+
+def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run one CLI command; return its exit status."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    for stream in (out, err):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(encoding="utf-8", errors="replace")
+    try:
+        args = parse_args(argv)
+    except UsageError as e:
+        print(USAGE if str(e) == "help" else f"{e}\n{USAGE}", file=err)
+        return EXIT_OK if str(e) == "help" else EXIT_BAD_INPUT
+    try:
+        settings = load_settings()
+    except SettingsError as e:
+        print(templates.render("problem", "text", error=e), file=err)
+        return EXIT_BAD_INPUT
+    # a one-shot check prints its answer; only long-running commands log at the configured level
+    level = "WARNING" if args.command == "check" else settings.log_level
+    logging.basicConfig(level=level, stream=err, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command == "check":
+        return asyncio.run(_check(args, settings, out, err))
+    if args.command == "record":
+        return asyncio.run(_record(args, settings, out, err))
+    if args.command == "collect":
+        from signals.collector import collect_main
+
+        return asyncio.run(collect_main(settings, [a.upper() for a in args.words]))
+    print(f"unknown command {args.command!r}\n{USAGE}", file=err)
+    return EXIT_BAD_INPUT
+
+
+def _service(args: CliArgs, settings: Settings) -> object:
+    from signals.service import CheckService, SnapshotSource
+
+    if args.demo or args.snapshot:
+        return CheckService(settings, source=SnapshotSource(args.snapshot or DEMO_PATH))
+    return CheckService(settings)
+
+
+def _exit_for(error: PreflightError) -> int:
+    if isinstance(error, NoMarketData | UnknownAsset):
+        return EXIT_NO_DATA
+    return EXIT_BAD_INPUT
+
+
+async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    try:
+        idea = parse_idea(" ".join(args.words))
+    except ParseError as e:
+        print(templates.render("problem", "text", error=e).replace("\n", " "), file=err)
+        return EXIT_BAD_INPUT
+    service = _service(args, settings)
+    try:
+        await service.start()  # type: ignore[attr-defined]
+        result = await service.check(idea)  # type: ignore[attr-defined]
+    except (SnapshotError, NoMarketData, UnknownAsset) as e:
+        print(templates.render("problem", "text", error=e).replace("\n", " "), file=err)
+        return _exit_for(e)
+    finally:
+        await service.close()  # type: ignore[attr-defined]
+    if args.as_json:
+        print(json.dumps(templates.check_json(result, settings.thresholds), indent=2), file=out)
+    else:
+        print(templates.render_check(result, "text", settings.thresholds), file=out)
+    return EXIT_OK
+
+
+async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    if not args.out:
+        print(f"record needs --out FILE\n{USAGE}", file=err)
+        return EXIT_BAD_INPUT
+    assets = [a.upper().lstrip("$") for a in args.words] or list(settings.summary_assets)
+    service = _service(args, settings)
+    recorded = {}
+    asof = 0
+    try:
+        await service.start()  # type: ignore[attr-defined]
+        for asset in assets:
+            try:
+                fetched_asof, data = await service.asset_state(asset)  # type: ignore[attr-defined]
+            except (NoMarketData, UnknownAsset) as e:
+                print(templates.render("problem", "text", error=e).replace("\n", " "), file=err)
+                continue
+            recorded[asset] = data
+            asof = max(asof, fetched_asof)
+    finally:
+        await service.close()  # type: ignore[attr-defined]
+    if not recorded:
+        return EXIT_NO_DATA
+    write_snapshot(args.out, asof, recorded)
+    print(f"recorded {', '.join(recorded)} as of {templates.utc(asof)} to {args.out}", file=out)
+    return EXIT_OK

@@ -1,0 +1,181 @@
+"""The one service the handlers and the CLI call: market state in, graded CheckResult out."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import difflib
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from signals.errors import NoMarketData, UnknownAsset
+from signals.grade import CheckResult, grade_check
+from signals.idea import TradeIdea
+from signals.market import AssetData
+from signals.snapshot import load_snapshot
+
+if TYPE_CHECKING:
+    from settings import Settings
+    from signals.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class MarketSource(Protocol):
+    """Where market state comes from: a snapshot file or the live venues."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    def known_assets(self) -> set[str]: ...
+    async def fetch_asset(self, asset: str) -> tuple[int, AssetData]: ...
+
+
+class SnapshotSource:
+    """Market state from a snapshot file, re-read whenever the file changes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._stamp: tuple[int, int] | None = None
+        self._asof = 0
+        self._assets: dict[str, AssetData] = {}
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Load the file once so a malformed snapshot fails at start-up."""
+        await self._refresh()
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def known_assets(self) -> set[str]:
+        """Assets present in the snapshot."""
+        return set(self._assets)
+
+    async def fetch_asset(self, asset: str) -> tuple[int, AssetData]:
+        """The snapshot's `asof` and the asset's inputs; UnknownAsset if absent."""
+        await self._refresh()
+        data = self._assets.get(asset)
+        if data is None:
+            matches = tuple(
+                difflib.get_close_matches(asset, sorted(self._assets), n=3, cutoff=0.5)
+            )
+            raise UnknownAsset(asset, matches or tuple(sorted(self._assets))[:5])
+        return self._asof, data
+
+    async def _refresh(self) -> None:
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp is not None and stamp == self._stamp:
+            return
+        async with self._lock:
+            if stamp is not None and stamp == self._stamp:
+                return
+            asof, assets = await asyncio.to_thread(load_snapshot, self.path)
+            self._asof, self._assets, self._stamp = asof, assets, stamp
+            log.info("snapshot %s loaded: %d assets, asof %d", self.path, len(assets), asof)
+
+
+class LiveSource:
+    """Market state from the venues (ccxt REST), with liquidations from the local store."""
+
+    def __init__(self, settings: Settings, store: Store | None, market: Any = None) -> None:
+        from signals.live import LiveMarket
+
+        self.settings = settings
+        self.store = store
+        self.market = market if market is not None else LiveMarket(settings, store)
+
+    async def start(self) -> None:
+        """Create exchanges and load markets."""
+        await self.market.start()
+
+    async def close(self) -> None:
+        """Close every exchange."""
+        await self.market.close()
+
+    def known_assets(self) -> set[str]:
+        """Base symbols with a USDT-margined perpetual on any venue."""
+        return set(self.market.known_assets())
+
+    async def fetch_asset(self, asset: str) -> tuple[int, AssetData]:
+        """Live inputs, with the collector's liquidation buckets and their coverage merged in."""
+        asof, data = await self.market.fetch_asset(asset)
+        if self.store is None:
+            return asof, data
+        try:
+            from signals.store import read_liquidations
+
+            frame, coverage = await asyncio.to_thread(read_liquidations, self.store, asset, asof)
+        except (sqlite3.Error, OSError):  # a broken store degrades the liquidation flag only
+            log.exception("reading liquidations for %s failed; the flag will be unknown", asset)
+            return asof, data
+        return asof, dataclasses.replace(data, liquidations_1h=frame, liq_coverage=coverage)
+
+
+class CheckService:
+    """Grades trade ideas against the configured market source."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: MarketSource | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.settings = settings
+        self.thresholds = settings.thresholds
+        self.store = store
+        self.source: MarketSource = source if source is not None else self._default_source()
+        self.collector: Any = None
+
+    def _default_source(self) -> MarketSource:
+        if self.settings.snapshot_path:
+            return SnapshotSource(self.settings.snapshot_path)
+        if self.store is None:
+            from signals.store import Store
+
+            self.store = Store(self.settings.store_path)
+        return LiveSource(self.settings, self.store)
+
+    async def start(self, *, collect: bool = False) -> None:
+        """Start the source (markets) and, for live data, the liquidation collector."""
+        await self.source.start()
+        if collect and isinstance(self.source, LiveSource) and self.store is not None:
+            from signals.collector import LiquidationCollector
+
+            self.collector = LiquidationCollector(self.settings, self.store)
+            await self.collector.start()
+
+    async def close(self) -> None:
+        """Stop the collector, close exchanges and the store."""
+        if self.collector is not None:
+            await self.collector.stop()
+            self.collector = None
+        await self.source.close()
+        if self.store is not None:
+            self.store.close()
+
+    def known_assets(self) -> set[str]:
+        """Assets this service can grade."""
+        return self.source.known_assets()
+
+    async def asset_state(self, asset: str) -> tuple[int, AssetData]:
+        """`asof` and one asset's inputs; NoMarketData when there is nothing to grade."""
+        asof, data = await self.source.fetch_asset(asset.upper())
+        if not data.has_any_data():
+            raise NoMarketData(asset, "every series is empty")
+        return asof, data
+
+    async def check(self, idea: TradeIdea) -> CheckResult:
+        """Grade a trade idea (one side, or both)."""
+        asof, data = await self.asset_state(idea.asset)
+        return grade_check(idea, data, asof, self.thresholds)
+
+    async def market(self, asset: str) -> CheckResult:
+        """Both sides graded at 1x: the dashboard's flag counts per side."""
+        return await self.check(TradeIdea(asset=asset.upper(), side=None))
