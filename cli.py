@@ -90,7 +90,10 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
     logging.basicConfig(level=level, stream=err, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "check":
-        return asyncio.run(_check(args, settings, out, err))
+        try:
+            return asyncio.run(_check(args, settings, out, err))
+        except BrokenPipeError:  # `… | head` closed the pipe: the reader has what it wanted
+            return EXIT_OK
     if args.command == "record":
         return asyncio.run(_record(args, settings, out, err))
     if args.command == "collect":
