@@ -37,6 +37,7 @@ SKEW_EVERY_H = 4
 SKEW_SAMPLES = 60  # 10 days
 SIGMA_WINDOW = 30
 BASELINE_WINDOW = 60
+CASCADE_DROP = -0.11  # log move over a cascade's burst hours; the other hours bounce a little
 
 # (venue, interval_hours, share of total OI, multiplier on the asset's funding level):
 # mixed intervals on purpose, so the engine's 8h normalisation is exercised; the OI-weighted
@@ -193,11 +194,23 @@ def daily_log_returns(r: Regime, rng: np.random.Generator) -> np.ndarray:
 
 
 def _bridge(
-    rng: np.random.Generator, start: float, end: float, steps: int, sd: float, weights: np.ndarray
+    rng: np.random.Generator,
+    start: float,
+    end: float,
+    steps: int,
+    sd: float,
+    pinned: dict[int, float] | None = None,
 ) -> np.ndarray:
-    """A noisy path of `steps` points from after `start` to exactly `end` (log space)."""
+    """A noisy path of `steps` points from after `start` to exactly `end` (log space).
+
+    `pinned` fixes some steps' increments; the rest share what is left of the move.
+    """
     eps = rng.standard_normal(steps) * sd
-    eps += (end - start - eps.sum()) * weights / weights.sum()
+    free = np.ones(steps, dtype=bool)
+    for step, move in (pinned or {}).items():
+        eps[step] = move
+        free[step] = False
+    eps[free] += (end - start - eps.sum()) / free.sum()
     return start + np.cumsum(eps)
 
 
@@ -228,12 +241,12 @@ def candles(r: Regime, rng: np.random.Generator) -> tuple[list[list[Any]], list[
             daily.append([ts, _round(o, d), _round(hi, d), _round(lo, d), _round(c, d), v])
             continue
         last_day = i == DAILY_CANDLES - 1
-        weights = np.ones(24)
+        pinned = None
         if last_day and r.long_bursts:
-            # the cascade's drop lands in the hours the longs were liquidated
-            for hour in r.long_bursts:
-                weights[hour] = 12.0
-        path = _bridge(rng, lo_prev, log_close[i], 24, sd_h, weights)
+            # the cascade's drop lands in the hours the longs were liquidated, sized by them
+            total = sum(r.long_bursts.values())
+            pinned = {h: CASCADE_DROP * usd / total for h, usd in r.long_bursts.items()}
+        path = _bridge(rng, lo_prev, log_close[i], 24, sd_h, pinned)
         opens = np.concatenate([[lo_prev], path[:-1]])
         day_rows: list[list[Any]] = []
         for h in range(24):
@@ -271,7 +284,7 @@ def open_interest(r: Regime, rng: np.random.Generator) -> tuple[list[list[Any]],
     hourly: list[list[Any]] = []
     first_day = OI_DAILY_POINTS - HOURLY_DAYS
     for i in range(first_day, OI_DAILY_POINTS):
-        path = _bridge(rng, levels[i - 1], levels[i], 24, 0.004, np.ones(24))
+        path = _bridge(rng, levels[i - 1], levels[i], 24, 0.004)
         day_ts = day0 + i * DAY_MS
         hourly.extend([day_ts + h * HOUR_MS, _round(math.exp(v), 0)] for h, v in enumerate(path))
     return hourly, daily
