@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 CLI_COMMANDS = {"check", "record", "collect"}
+EXIT_CONFIG = 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,10 +22,36 @@ def main(argv: list[str] | None = None) -> int:
     return run_bot()
 
 
+def configure_logging(level: str) -> None:
+    """Log to stderr at `level`; keep the HTTP client quiet, its request URLs carry the token."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def run_bot() -> int:
     """Start the Telegram bot (long polling) until interrupted."""
-    print("the Telegram bot is not wired yet", file=sys.stderr)
-    return 1
+    from settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+        settings.require_token()
+    except SettingsError as e:
+        print(f"preflight: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level)
+
+    import handlers
+    from signals.errors import SnapshotError
+
+    app = handlers.build_application(settings)
+    handlers.register(app)
+    try:
+        app.run_polling(allowed_updates=handlers.ALLOWED_UPDATES)
+    except SnapshotError as e:  # a broken PREFLIGHT_SNAPSHOT fails at start-up, in one line
+        print(f"preflight: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,156 @@
+"""Buttons under a result: Refresh (re-grade in place), Flip side, and Subscribe (hidden)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+
+from handlers.common import answer_quietly, edit_in_place, rate_limited, service, settings
+from signals.errors import ParseError, PreflightError
+from signals.idea import TradeIdea, parse_idea
+from templates import render, render_check
+
+log = logging.getLogger(__name__)
+
+# Issue 6 (warnings) wires Subscribe: flip this on and register a handler for SUBSCRIBE.
+SUBSCRIBE_ENABLED = False
+
+# callback_data prefixes; the rest is the idea in SPEC §8 words, so buttons survive restarts.
+REFRESH, FLIP, MARKET_REFRESH, SUBSCRIBE = "r:", "f:", "m:", "s:"
+MAX_CALLBACK_DATA = 64  # bytes, Telegram's limit
+
+
+def idea_words(idea: TradeIdea) -> str:
+    """The idea in canonical trade-idea words that `parse_idea` reads back to the same idea."""
+    words = [idea.asset]
+    if idea.side:
+        words.append(idea.side)
+    if idea.leverage_given:
+        words.append(f"{idea.leverage:.12g}x")
+    if idea.entry is not None:
+        words.append(f"@ {idea.entry:.12g}")
+    if idea.stop is not None:
+        words.append(f"stop {idea.stop:.12g}")
+    if idea.horizon_days is not None:
+        words.append(f"for {idea.horizon_days * 24:.12g}h")
+    return " ".join(words)
+
+
+def flipped(idea: TradeIdea) -> TradeIdea:
+    """The same idea on the other side (the stop does not carry over: it would sit wrong)."""
+    side = "short" if idea.side == "long" else "long"
+    return TradeIdea(
+        asset=idea.asset,
+        side=side,
+        leverage=idea.leverage,
+        leverage_given=idea.leverage_given,
+        entry=idea.entry,
+        stop=None,
+        horizon_days=idea.horizon_days,
+    )
+
+
+def _button(kind: str, data: str, **ctx: str) -> InlineKeyboardButton | None:
+    if len(data.encode("utf-8")) > MAX_CALLBACK_DATA:
+        return None  # an idea too long to carry in a button just gets no button
+    return InlineKeyboardButton(render("button", "text", kind=kind, **ctx), callback_data=data)
+
+
+def check_keyboard(idea: TradeIdea) -> InlineKeyboardMarkup | None:
+    """Refresh and Flip (for a one-sided idea), plus Subscribe when enabled."""
+    words = idea_words(idea)
+    row = [_button("refresh", REFRESH + words)]
+    if idea.side:
+        row.append(_button("flip", FLIP + words, side="short" if idea.side == "long" else "long"))
+    if SUBSCRIBE_ENABLED:
+        row.append(_button("subscribe", SUBSCRIBE + idea.asset, asset=idea.asset))
+    buttons = [b for b in row if b is not None]
+    return InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+def market_keyboard(asset: str) -> InlineKeyboardMarkup | None:
+    """Refresh for the market dashboard, plus Subscribe when enabled."""
+    row = [_button("refresh", MARKET_REFRESH + asset)]
+    if SUBSCRIBE_ENABLED:
+        row.append(_button("subscribe", SUBSCRIBE + asset, asset=asset))
+    buttons = [b for b in row if b is not None]
+    return InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+async def refresh_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Re-grade the idea under the button and edit the result in place."""
+    await _regrade(update, context, flip=False)
+
+
+async def flip_check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Grade the other side of the idea under the button, in place."""
+    await _regrade(update, context, flip=True)
+
+
+async def _regrade(update: Update, context: ContextTypes.DEFAULT_TYPE, flip: bool) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    try:
+        idea = parse_idea(query.data[2:])
+    except ParseError:
+        await answer_quietly(query, render("notice", "text", kind="outdated_button"))
+        return
+    if flip:
+        idea = flipped(idea)
+    if not await _within_limit(update, context):
+        return
+    try:
+        result = await service(context).check(idea)
+    except PreflightError as e:
+        await answer_quietly(query, render("problem", "text", error=e)[:200], show_alert=True)
+        return
+    text = render_check(result, "html", settings(context).thresholds)
+    changed = await edit_in_place(query, text, check_keyboard(idea))
+    await answer_quietly(
+        query, render("notice", "text", kind="updated" if changed else "unchanged")
+    )
+
+
+async def refresh_market(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Reload the market dashboard under the button, in place."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    asset = query.data[2:]
+    if not await _within_limit(update, context):
+        return
+    try:
+        result = await service(context).market(asset)
+    except PreflightError as e:
+        await answer_quietly(query, render("problem", "text", error=e)[:200], show_alert=True)
+        return
+    text = render("market", r=result, m=result.market)
+    changed = await edit_in_place(query, text, market_keyboard(asset))
+    await answer_quietly(
+        query, render("notice", "text", kind="updated" if changed else "unchanged")
+    )
+
+
+async def _within_limit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    query = update.callback_query
+    assert query is not None
+    wait_s = rate_limited(context, query.from_user.id)
+    if wait_s is None:
+        return True
+    text = render(
+        "notice",
+        "text",
+        kind="rate_limited",
+        per_minute=settings(context).check_rate_per_minute,
+        wait_s=max(1, round(wait_s)),
+    )
+    await answer_quietly(query, text, show_alert=True)
+    return False
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """Add the button handlers."""
+    app.add_handler(CallbackQueryHandler(refresh_check, pattern=f"^{REFRESH}"))
+    app.add_handler(CallbackQueryHandler(flip_check, pattern=f"^{FLIP}"))
+    app.add_handler(CallbackQueryHandler(refresh_market, pattern=f"^{MARKET_REFRESH}"))

@@ -1,0 +1,115 @@
+"""/check, /market and free-text checks: answer at once, then edit the progress into the result."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from handlers.buttons import check_keyboard, market_keyboard
+from handlers.common import rate_limited, remember_progress, service, settings, take_progress
+from signals.errors import ParseError, PreflightError
+from signals.idea import parse_idea
+from templates import render, render_check
+
+log = logging.getLogger(__name__)
+
+MARKET_EXAMPLE = "/market ETH"
+
+
+async def check_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Grade the trade idea written after /check."""
+    await _check(update, context)
+
+
+async def check_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Grade a bare message such as `eth long 5x` (private chats only)."""
+    await _check(update, context)
+
+
+async def market_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the market dashboard for the asset after /market."""
+    message = update.effective_message
+    assert message is not None
+    words = " ".join(context.args or [])
+    try:
+        if not words:
+            raise ParseError("Name an asset", MARKET_EXAMPLE)
+        asset = parse_idea(words).asset
+    except ParseError as e:
+        await message.reply_text(render("problem", error=ParseError(e.reason, MARKET_EXAMPLE)))
+        return
+    if not await _within_limit(update, context, message):
+        return
+    progress = await message.reply_text(render("progress", kind="market", asset=asset))
+    remember_progress(context, update, progress)
+    try:
+        result = await service(context).market(asset)
+    except PreflightError as e:
+        await _finish(context, update, progress, render("problem", error=e))
+        return
+    text = render("market", r=result, m=result.market)
+    await _finish(context, update, progress, text, market_keyboard(asset))
+
+
+async def _check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    try:
+        idea = parse_idea(message.text)
+    except ParseError as e:
+        await message.reply_text(render("problem", error=e))
+        return
+    if not await _within_limit(update, context, message):
+        return
+    progress = await message.reply_text(render("progress", kind="check", idea=idea))
+    remember_progress(context, update, progress)
+    try:
+        result = await service(context).check(idea)
+    except PreflightError as e:
+        await _finish(context, update, progress, render("problem", error=e))
+        return
+    text = render_check(result, "html", settings(context).thresholds)
+    await _finish(context, update, progress, text, check_keyboard(idea))
+
+
+async def _finish(
+    context: ContextTypes.DEFAULT_TYPE,
+    update: Update,
+    progress: Message,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    take_progress(context, update)
+    await progress.edit_text(text, reply_markup=markup)
+
+
+async def _within_limit(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message
+) -> bool:
+    user = update.effective_user
+    wait_s = rate_limited(context, user.id if user else None)
+    if wait_s is None:
+        return True
+    text = render(
+        "notice",
+        kind="rate_limited",
+        per_minute=settings(context).check_rate_per_minute,
+        wait_s=max(1, round(wait_s)),
+    )
+    await message.reply_text(text)
+    return False
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """Add /check, /market and, in private chats, free-text checks (keep this module last)."""
+    new_messages = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("check", check_command, filters=new_messages))
+    app.add_handler(CommandHandler("market", market_command, filters=new_messages))
+    app.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & new_messages,
+            check_text,
+        )
+    )

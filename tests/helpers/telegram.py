@@ -1,0 +1,169 @@
+"""Driving the real Application in tests: in-process (`process_update`) or polling over HTTP.
+
+`RecordingRequest` is a `BaseRequest` that hands every Bot API call to a `FakeBotAPI` without a
+socket, so unit tests get the same strict, Telegram-shaped answers as the HTTP end-to-end
+tests. `BotHarness` builds the application exactly as bot.py does, runs its post_init, and feeds
+the fake's queued updates through `process_update`. `PollingBot` runs it against the fake's
+HTTP server, long-polling like production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
+
+import handlers
+from settings import Settings
+from signals.snapshot import DEMO_PATH
+from tests.helpers.fake_botapi import DEFAULT_TOKEN, FakeBotAPI, FakeChat, FakeUser, StoredMessage
+
+
+def bot_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for a bot grading from the demo snapshot, with a throwaway store."""
+    base = Settings(
+        telegram_bot_token=DEFAULT_TOKEN,
+        snapshot_path=str(DEMO_PATH),
+        store_path=str(tmp_path / "preflight.sqlite"),
+        collect_liquidations=False,
+    )
+    return replace(base, **overrides)
+
+
+class RecordingRequest(BaseRequest):
+    """A BaseRequest that answers from a FakeBotAPI in-process (its `calls` record everything)."""
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self.api = api
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float:
+        """PTB adds this to long-poll timeouts."""
+        return 1.0
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Decode PTB's form values exactly as the HTTP server would, and answer."""
+        *_, token_part, endpoint = url.split("/")
+        if token_part != f"bot{self.api.token}":
+            self.api.failures.append(f"request to {url!r} does not carry the bot token")
+        if request_data is not None and request_data.contains_files:
+            self.api.failures.append(f"{endpoint}: file uploads are not faked")
+        raw = request_data.json_parameters if request_data is not None else {}
+        status, body = await self.api.call(endpoint, raw)
+        return status, json.dumps(body).encode()
+
+
+class BotHarness:
+    """The real Application, its updates fed through `process_update` (no sockets)."""
+
+    def __init__(self, api: FakeBotAPI, settings: Settings, *, rate_limiter: bool = True) -> None:
+        self.api = api
+        self.settings = settings
+        self.app: Application = handlers.build_application(  # type: ignore[type-arg]
+            settings,
+            request=RecordingRequest(api),
+            get_updates_request=RecordingRequest(api),
+            rate_limiter=rate_limiter,
+        )
+        handlers.register(self.app)
+
+    async def __aenter__(self) -> BotHarness:
+        await self.app.initialize()
+        assert self.app.post_init is not None
+        await self.app.post_init(self.app)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.app.post_shutdown is not None
+        await self.app.post_shutdown(self.app)
+        await self.app.shutdown()
+
+    async def process_next(self) -> None:
+        """Process the oldest queued update to completion (handlers and error handler)."""
+        update = Update.de_json(self.api.next_update(), self.app.bot)
+        await self.app.process_update(update)
+
+    async def send(
+        self, chat: FakeChat, user: FakeUser, text: str, thread_id: int | None = None
+    ) -> StoredMessage:
+        """A user sends `text`; return their message once the bot has handled it."""
+        message = self.api.user_message(chat, user, text, thread_id=thread_id)
+        await self.process_next()
+        return message
+
+    async def press(self, message: StoredMessage, user: FakeUser, text: str) -> str:
+        """A user presses a button; return the query id once the bot has handled it."""
+        query_id = self.api.press(message, user, text)
+        await self.process_next()
+        return query_id
+
+
+class PollingBot:
+    """The real Application long-polling the fake server over HTTP, as in production."""
+
+    def __init__(self, api: FakeBotAPI, settings: Settings) -> None:
+        self.api = api
+        self.app: Application = handlers.build_application(  # type: ignore[type-arg]
+            replace(settings, telegram_api_base_url=api.base_url)
+        )
+        handlers.register(self.app)
+
+    async def __aenter__(self) -> PollingBot:
+        await self.app.initialize()
+        assert self.app.post_init is not None
+        await self.app.post_init(self.app)
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            poll_interval=0.0, timeout=1, allowed_updates=handlers.ALLOWED_UPDATES
+        )
+        await self.app.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.app.updater is not None
+        await self.app.updater.stop()
+        await self.app.stop()
+        assert self.app.post_shutdown is not None
+        await self.app.post_shutdown(self.app)
+        await self.app.shutdown()
+
+
+async def settle(api: FakeBotAPI, quiet_s: float = 0.2) -> None:
+    """Wait until the bot has made no call for `quiet_s` (to assert that nothing else comes)."""
+    while True:
+        count = len(api.calls)
+        await asyncio.sleep(quiet_s)
+        if len(api.calls) == count or all(c.method == "getUpdates" for c in api.calls[count:]):
+            return
