@@ -15,4 +15,96 @@ MIGRATIONS: list[tuple[int, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        2,
+        # liquidations: 1-minute buckets per (asset, venue, side); coverage spans say when a
+        # venue was actually being recorded (a zero bucket only means "none" inside a span);
+        # gaps note why a stream dropped.
+        """
+        CREATE TABLE liq_minutes (
+            asset TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            side TEXT NOT NULL CHECK (side IN ('long', 'short')),
+            ts INTEGER NOT NULL,
+            usd REAL NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (asset, ts, venue, side)
+        ) WITHOUT ROWID;
+        CREATE TABLE liq_coverage (
+            asset TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            start_ms INTEGER NOT NULL,
+            end_ms INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (asset, venue, start_ms)
+        ) WITHOUT ROWID;
+        CREATE INDEX liq_coverage_by_end ON liq_coverage (asset, end_ms);
+        CREATE TABLE liq_gaps (
+            venue TEXT NOT NULL,
+            start_ms INTEGER NOT NULL,
+            end_ms INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (venue, start_ms)
+        ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        3,
+        # the bot's users: chats' daily-summary settings, stress-warning subscriptions with
+        # the level last notified, the watcher's per-side streaks, and the broadcast outbox
+        # (messages are queued in the same transaction as the state change that caused them).
+        """
+        CREATE TABLE chats (
+            chat_id INTEGER PRIMARY KEY,
+            chat_type TEXT NOT NULL DEFAULT 'private',
+            daily_time TEXT,
+            tz TEXT NOT NULL DEFAULT 'UTC',
+            watchlist TEXT NOT NULL DEFAULT '',
+            thread_id INTEGER,
+            updated_ms INTEGER NOT NULL
+        );
+        CREATE TABLE subscriptions (
+            chat_id INTEGER NOT NULL,
+            asset TEXT NOT NULL,
+            side TEXT NOT NULL CHECK (side IN ('long', 'short')),
+            thread_id INTEGER,
+            active INTEGER NOT NULL DEFAULT 1,
+            notified_level TEXT NOT NULL DEFAULT 'calm'
+                CHECK (notified_level IN ('calm', 'elevated', 'stress')),
+            notified_flags TEXT NOT NULL DEFAULT '',
+            created_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL,
+            PRIMARY KEY (chat_id, asset, side)
+        ) WITHOUT ROWID;
+        CREATE INDEX subscriptions_by_asset ON subscriptions (asset, active);
+        CREATE TABLE watch_state (
+            asset TEXT NOT NULL,
+            side TEXT NOT NULL,
+            level TEXT NOT NULL,
+            streak INTEGER NOT NULL,
+            flags TEXT NOT NULL,
+            asof INTEGER NOT NULL,
+            polled_ms INTEGER NOT NULL,
+            PRIMARY KEY (asset, side)
+        ) WITHOUT ROWID;
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            chat_id INTEGER NOT NULL,
+            thread_id INTEGER,
+            kind TEXT NOT NULL CHECK (kind IN ('text', 'photo')),
+            body TEXT NOT NULL,
+            photo BLOB,
+            buttons TEXT,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'failed', 'dropped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            telegram_message_id INTEGER,
+            created_ms INTEGER NOT NULL,
+            sent_ms INTEGER
+        );
+        CREATE INDEX outbox_pending ON outbox (status, id);
+        """,
+    ),
 ]

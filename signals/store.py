@@ -5,12 +5,49 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from signals.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class LiqMinute:
+    """USD value of one side's liquidations on one venue in one minute (ts = minute open)."""
+
+    asset: str
+    venue: str
+    side: str  # which position was force-closed: "long" or "short"
+    ts: int
+    usd: float
+    count: int
+
+
+@dataclass(frozen=True)
+class CoverageSpan:
+    """A time span [start_ms, end_ms) during which a venue's liquidations were recorded."""
+
+    asset: str
+    venue: str
+    start_ms: int
+    end_ms: int
+    source: str  # "stream" (websocket) or "backfill" (REST history)
+
+
+@dataclass(frozen=True)
+class LiqGap:
+    """A span [start_ms, end_ms) in which a venue's stream was down, and why."""
+
+    venue: str
+    start_ms: int
+    end_ms: int
+    reason: str
 
 
 class Store:
@@ -106,6 +143,120 @@ class Store:
         """Delete samples older than the cut-off; return how many went."""
         cur = self.connect().execute("DELETE FROM samples WHERE ts < ?", (int(older_than_ms),))
         return cur.rowcount
+
+    # ---- liquidations: minute buckets, coverage spans, gaps ------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction; rolled back (if SQLite has not already) on error."""
+        conn = self.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except Exception:
+            # a full disk may already have rolled the transaction back for us
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def write_liquidations(
+        self,
+        minutes: Iterable[LiqMinute],
+        spans: Iterable[CoverageSpan] = (),
+        *,
+        replace: bool = False,
+    ) -> None:
+        """Store minute buckets (added to, or with replace=True overwriting, what is there)
+        and coverage spans (extended to the later end) in one transaction."""
+        minute_rows = [
+            (m.asset, m.venue, m.side, int(m.ts) - int(m.ts) % MINUTE_MS, float(m.usd), m.count)
+            for m in minutes
+        ]
+        span_rows = [
+            (c.asset, c.venue, int(c.start_ms), int(c.end_ms), c.source)
+            for c in spans
+            if c.end_ms > c.start_ms
+        ]
+        if not minute_rows and not span_rows:
+            return
+        update = (
+            "usd = excluded.usd, count = excluded.count"
+            if replace
+            else "usd = usd + excluded.usd, count = count + excluded.count"
+        )
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO liq_minutes(asset, venue, side, ts, usd, count) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT(asset, ts, venue, side) DO UPDATE SET {update}",
+                minute_rows,
+            )
+            conn.executemany(
+                "INSERT INTO liq_coverage(asset, venue, start_ms, end_ms, source) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(asset, venue, start_ms) DO UPDATE SET "
+                "end_ms = MAX(end_ms, excluded.end_ms)",
+                span_rows,
+            )
+
+    def record_liq_gap(self, gap: LiqGap) -> None:
+        """Note that a venue's stream was down over [start_ms, end_ms)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO liq_gaps(venue, start_ms, end_ms, reason) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(venue, start_ms) DO UPDATE SET "
+                "end_ms = MAX(end_ms, excluded.end_ms), reason = excluded.reason",
+                (gap.venue, int(gap.start_ms), int(gap.end_ms), gap.reason),
+            )
+
+    def read_liq_minutes(self, asset: str, since_ms: int, until_ms: int) -> list[LiqMinute]:
+        """Minute buckets of one asset with since_ms ≤ ts < until_ms, ascending."""
+        rows = self.connect().execute(
+            "SELECT asset, venue, side, ts, usd, count FROM liq_minutes "
+            "WHERE asset = ? AND ts >= ? AND ts < ? ORDER BY ts, venue, side",
+            (asset, int(since_ms), int(until_ms)),
+        )
+        return [LiqMinute(a, v, s, int(t), float(u), int(n)) for a, v, s, t, u, n in rows]
+
+    def read_liq_hours(
+        self, asset: str, since_ms: int, until_ms: int
+    ) -> list[tuple[str, str, int, float]]:
+        """`(venue, side, hour_ts, usd)` sums of one asset's minutes in [since_ms, until_ms)."""
+        rows = self.connect().execute(
+            "SELECT venue, side, (ts / 3600000) * 3600000 AS hour, SUM(usd) FROM liq_minutes "
+            "WHERE asset = ? AND ts >= ? AND ts < ? GROUP BY venue, side, hour ORDER BY hour",
+            (asset, int(since_ms), int(until_ms)),
+        )
+        return [(v, s, int(h), float(u)) for v, s, h, u in rows]
+
+    def read_liq_coverage(self, asset: str, since_ms: int, until_ms: int) -> list[CoverageSpan]:
+        """Coverage spans of one asset that overlap [since_ms, until_ms), by start."""
+        rows = self.connect().execute(
+            "SELECT asset, venue, start_ms, end_ms, source FROM liq_coverage "
+            "WHERE asset = ? AND end_ms > ? AND start_ms < ? ORDER BY start_ms, venue",
+            (asset, int(since_ms), int(until_ms)),
+        )
+        return [CoverageSpan(a, v, int(s), int(e), src) for a, v, s, e, src in rows]
+
+    def read_liq_gaps(self, since_ms: int = 0, venue: str | None = None) -> list[LiqGap]:
+        """Recorded stream gaps ending after since_ms (of one venue, or all), by start."""
+        sql = "SELECT venue, start_ms, end_ms, reason FROM liq_gaps WHERE end_ms > ?"
+        args: list[object] = [int(since_ms)]
+        if venue is not None:
+            sql += " AND venue = ?"
+            args.append(venue)
+        rows = self.connect().execute(sql + " ORDER BY start_ms, venue", args)
+        return [LiqGap(v, int(s), int(e), r) for v, s, e, r in rows]
+
+    def prune_liquidations(self, older_than_ms: int) -> int:
+        """Delete liquidation minutes, spans and gaps older than the cut-off; return rows gone."""
+        cut = int(older_than_ms)
+        with self._write() as conn:
+            gone = conn.execute("DELETE FROM liq_minutes WHERE ts < ?", (cut,)).rowcount
+            gone += conn.execute("DELETE FROM liq_coverage WHERE end_ms <= ?", (cut,)).rowcount
+            gone += conn.execute("DELETE FROM liq_gaps WHERE end_ms <= ?", (cut,)).rowcount
+        return gone
 
 
 def _statements(sql: str) -> list[str]:

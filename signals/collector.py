@@ -1,0 +1,473 @@
+"""The liquidation collector: the one module that talks ccxt.pro websockets.
+
+Per venue one task watches the liquidation stream for the watchlist, normalises each
+message (signals.liquidations), de-duplicates, and adds it to 1-minute buckets that are
+written in one batch per second together with coverage spans (when each venue was really
+listening). A dropped stream closes its spans, records a gap and reconnects with backoff;
+a store that cannot be written is logged and retried, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import ccxt
+
+from settings import Settings
+from signals.backfill import DEFAULT_BACKFILL_VENUES, Backfiller
+from signals.liquidations import ContractSpec, LiquidationEvent, market_id_of, normalise
+from signals.market import DAY_MS
+from signals.store import MINUTE_MS, CoverageSpan, LiqGap, LiqMinute, Store
+
+log = logging.getLogger(__name__)
+
+STREAM_VENUES = ("binanceusdm", "bybit", "okx")
+FLUSH_INTERVAL_S = 1.0
+BACKOFF_INITIAL_S = 1.0
+BACKOFF_MAX_S = 60.0
+PRUNE_INTERVAL_S = 3600.0
+# events older than this behind the newest one seen are not re-read from ccxt's cache
+REPLAY_WINDOW_MS = 5 * MINUTE_MS
+SEEN_KEYS_MAX = 100_000
+# minute buckets kept in memory while the store cannot be written (~2 days of 5 assets)
+MAX_PENDING_BUCKETS = 100_000
+WRITE_WARN_INTERVAL_S = 60.0
+
+BucketKey = tuple[str, str, str, int]  # asset, venue, side, minute open
+
+
+def default_exchange_factory(venue: str) -> Any:
+    """A ccxt.pro exchange for `venue` that returns its whole liquidation cache per update
+    (newUpdates off), so several liquidations in one message are never lost."""
+    import ccxt.pro as ccxtpro
+
+    exchange_class = getattr(ccxtpro, venue)
+    return exchange_class({"enableRateLimit": True, "newUpdates": False})
+
+
+class LiquidationCollector:
+    """Collects liquidations from venue websockets (plus REST backfill) into the store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        assets: Sequence[str] | None = None,
+        exchange_factory: Callable[[str], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        backfill_venues: Sequence[str] | None = None,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+        backoff_initial_s: float = BACKOFF_INITIAL_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        chosen = assets if assets else settings.watchlist
+        self.assets = tuple(dict.fromkeys(a.strip().upper() for a in chosen if a.strip()))
+        self.venues = tuple(v for v in settings.venues if v in STREAM_VENUES)
+        self._factory = exchange_factory or default_exchange_factory
+        self._clock = clock
+        if backfill_venues is None:
+            backfill_venues = getattr(settings, "liq_backfill_venues", DEFAULT_BACKFILL_VENUES)
+        self._backfiller = Backfiller(
+            store,
+            self.assets,
+            tuple(backfill_venues),
+            self._exchange_object,
+            clock=clock,
+            run_in_writer=self._in_writer,
+        )
+        self._flush_interval_s = flush_interval_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._exchanges: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: dict[BucketKey, list[float]] = {}
+        self._pending_gaps: list[LiqGap] = []
+        self._seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self._newest_ts: dict[str, int] = {}
+        self._venue_assets: dict[str, tuple[str, ...]] = {}
+        self._watching: dict[str, bool] = {}
+        self._span_start: dict[str, int] = {}  # venue -> open coverage span start
+        self._closed_spans: list[CoverageSpan] = []  # spans ended since the last flush
+        self._down: dict[str, tuple[int, str]] = {}  # venue -> (dropped at, why)
+        self._backoff: dict[str, float] = {}
+        self._last_write_warning = 0.0
+        self._last_prune = 0.0
+        self.events_seen = 0
+        self.duplicates = 0
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def backfill_venues(self) -> tuple[str, ...]:
+        """The REST venues backfilled (and kept up to date) alongside the streams."""
+        return self._backfiller.venues
+
+    async def start(self) -> None:
+        """Spawn the backfill, the per-venue watch tasks and the flusher; return at once."""
+        if self._tasks:
+            return
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liq-writer")
+        log.info(
+            "collecting liquidations of %s from %s (backfill: %s)",
+            ", ".join(self.assets),
+            ", ".join(self.venues) or "no stream venue",
+            ", ".join(self._backfiller.venues) or "none",
+        )
+        if self._backfiller.venues:
+            self._tasks.append(asyncio.create_task(self._backfiller.run(), name="liq-backfill"))
+        for venue in self.venues:
+            self._tasks.append(asyncio.create_task(self._run_venue(venue), name=f"liq-{venue}"))
+        self._tasks.append(asyncio.create_task(self._flush_loop(), name="liq-flush"))
+
+    async def stop(self) -> None:
+        """Cancel the tasks, close the open spans, flush what is pending, close exchanges."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        now = self._now_ms()
+        for venue in list(self._span_start):
+            self._close_span(venue, now, "collector stopped")
+        for venue, (since, why) in self._down.items():
+            self._pending_gaps.append(LiqGap(venue, since, now, why))
+        self._down.clear()
+        await self.flush()
+        for venue, exchange in list(self._exchanges.items()):
+            try:
+                await exchange.close()
+            except (ccxt.BaseError, OSError) as e:
+                log.warning("closing %s failed: %s", venue, e)
+        self._exchanges.clear()
+        if self._writer is not None:
+            self._writer.submit(self._store.close).result()
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    # ---- per-venue streams --------------------------------------------------------------
+
+    def _exchange_object(self, venue: str) -> Any:
+        """The venue's exchange object, created once."""
+        exchange = self._exchanges.get(venue)
+        if exchange is None:
+            exchange = self._factory(venue)
+            self._exchanges[venue] = exchange
+        return exchange
+
+    async def _exchange(self, venue: str) -> Any:
+        """The venue's exchange object with its markets loaded."""
+        exchange = self._exchange_object(venue)
+        await exchange.load_markets()
+        return exchange
+
+    async def _run_venue(self, venue: str) -> None:
+        """Watch one venue forever: reconnect with exponential backoff after any failure."""
+        self._backoff[venue] = self._backoff_initial_s
+        while True:
+            try:
+                exchange = await self._exchange(venue)
+                specs = contract_specs(venue, exchange.markets, self.assets)
+                if not specs:
+                    log.warning("%s lists no USDT perpetual for %s", venue, self.assets)
+                    return
+                self._venue_assets[venue] = tuple(dict.fromkeys(s.asset for s in specs.values()))
+                self._watching[venue] = True
+                await self._watch(venue, exchange, specs)
+            except (ccxt.BaseError, OSError, ValueError, KeyError) as e:
+                self._on_drop(venue, e)
+            delay = self._backoff[venue]
+            self._backoff[venue] = min(delay * 2, self._backoff_max_s)
+            await asyncio.sleep(delay)
+
+    async def _watch(self, venue: str, exchange: Any, specs: Mapping[str, ContractSpec]) -> None:
+        """Run the venue's watch calls until one fails; the failure propagates."""
+        calls = _watch_calls(venue, exchange, specs)
+        tasks = [asyncio.create_task(self._watch_loop(venue, call, specs)) for call in calls]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _watch_loop(
+        self,
+        venue: str,
+        call: Callable[[int | None], Awaitable[list[dict[str, Any]]]],
+        specs: Mapping[str, ContractSpec],
+    ) -> None:
+        while True:
+            newest = self._newest_ts.get(venue)
+            liquidations = await call(None if newest is None else newest - REPLAY_WINDOW_MS)
+            self._confirm_live(venue)
+            for liquidation in liquidations:
+                info = liquidation.get("info") if isinstance(liquidation, dict) else None
+                if isinstance(info, Mapping):
+                    self.ingest(venue, info, specs)
+
+    def ingest(
+        self, venue: str, info: Mapping[str, Any], specs: Mapping[str, ContractSpec]
+    ) -> int:
+        """Normalise one raw venue message into pending buckets; return new events added."""
+        market_id = market_id_of(venue, info)
+        spec = specs.get(market_id) if market_id else None
+        if spec is None:
+            return 0
+        added = 0
+        for event in normalise(venue, info, spec):
+            if self._is_duplicate(event):
+                self.duplicates += 1
+                continue
+            self._add(event)
+            added += 1
+        return added
+
+    def _is_duplicate(self, event: LiquidationEvent) -> bool:
+        key = event.key()
+        if key in self._seen:
+            return True
+        self._seen[key] = None
+        if len(self._seen) > SEEN_KEYS_MAX:
+            self._seen.popitem(last=False)
+        return False
+
+    def _add(self, event: LiquidationEvent) -> None:
+        self.events_seen += 1
+        self._newest_ts[event.venue] = max(self._newest_ts.get(event.venue, 0), event.ts)
+        key = (event.asset, event.venue, event.side, event.ts - event.ts % MINUTE_MS)
+        bucket = self._pending.setdefault(key, [0.0, 0])
+        bucket[0] += event.usd
+        bucket[1] += 1
+
+    # ---- coverage and gaps ----------------------------------------------------------------
+
+    def _confirm_live(self, venue: str) -> None:
+        """The venue's stream is up: open its coverage span; end any gap it was in."""
+        if venue in self._span_start or not self._watching.get(venue):
+            return
+        now = self._now_ms()
+        self._span_start[venue] = now
+        self._backoff[venue] = self._backoff_initial_s
+        down = self._down.pop(venue, None)
+        if down is not None:
+            self._pending_gaps.append(LiqGap(venue, down[0], now, down[1]))
+            log.info("%s liquidation stream back after %.0f s", venue, (now - down[0]) / 1000)
+
+    def _on_drop(self, venue: str, error: Exception) -> None:
+        now = self._now_ms()
+        self._watching[venue] = False
+        why = f"{error.__class__.__name__}: {error}"[:200]
+        log.warning("%s liquidation stream down (%s); reconnecting", venue, why)
+        self._close_span(venue, now, why)
+        self._down.setdefault(venue, (now, why))
+
+    def _close_span(self, venue: str, now: int, why: str) -> None:
+        start = self._span_start.pop(venue, None)
+        if start is None:
+            return
+        # the closing span is written with the next flush; a new one starts on reconnect
+        self._closed_spans.extend(
+            CoverageSpan(asset, venue, start, now, "stream")
+            for asset in self._venue_assets.get(venue, ())
+        )
+        log.debug("%s coverage span closed (%s)", venue, why)
+
+    def _poll_connections(self) -> None:
+        """Open spans for venues whose websocket is connected even if no liquidation came."""
+        for venue, exchange in self._exchanges.items():
+            live = self._watching.get(venue) and venue not in self._span_start
+            if live and _ws_connected(exchange):
+                self._confirm_live(venue)
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_interval_s)
+            self._poll_connections()
+            await self.flush()
+            if self._clock() - self._last_prune >= PRUNE_INTERVAL_S:
+                await self.prune()
+
+    async def flush(self) -> None:
+        """Write pending buckets, coverage up to now and gaps in one transaction."""
+        now = self._now_ms()
+        buckets, self._pending = self._pending, {}
+        gaps, self._pending_gaps = self._pending_gaps, []
+        closed, self._closed_spans = self._closed_spans, []
+        spans = closed + [
+            CoverageSpan(asset, venue, start, now, "stream")
+            for venue, start in self._span_start.items()
+            for asset in self._venue_assets.get(venue, ())
+        ]
+        minutes = [
+            LiqMinute(asset, venue, side, ts, usd, int(count))
+            for (asset, venue, side, ts), (usd, count) in buckets.items()
+        ]
+        if not minutes and not spans and not gaps:
+            return
+        try:
+            await self._in_writer(self._write_batch, minutes, spans, gaps)
+        except sqlite3.Error as e:
+            self._keep_unwritten(buckets, gaps, closed, e)
+
+    def _write_batch(
+        self, minutes: list[LiqMinute], spans: list[CoverageSpan], gaps: list[LiqGap]
+    ) -> None:
+        self._store.write_liquidations(minutes, spans)
+        for gap in gaps:
+            self._store.record_liq_gap(gap)
+
+    def _keep_unwritten(
+        self,
+        buckets: dict[BucketKey, list[float]],
+        gaps: list[LiqGap],
+        closed: list[CoverageSpan],
+        error: sqlite3.Error,
+    ) -> None:
+        """Hold a failed batch for the next flush; past the memory cap, drop it and restart
+        the spans so the lost minutes are never claimed as covered."""
+        for key, (usd, count) in buckets.items():
+            bucket = self._pending.setdefault(key, [0.0, 0])
+            bucket[0] += usd
+            bucket[1] += count
+        self._pending_gaps[:0] = gaps
+        self._closed_spans[:0] = closed
+        now = time.monotonic()
+        if now - self._last_write_warning >= WRITE_WARN_INTERVAL_S:
+            self._last_write_warning = now
+            log.error(
+                "liquidation store %s not writable (%s): holding %d buckets in memory",
+                self._store.path,
+                error,
+                len(self._pending),
+            )
+        if len(self._pending) > MAX_PENDING_BUCKETS:
+            log.error("liquidation store unwritable too long: dropping %d buckets", len(buckets))
+            self._pending.clear()
+            self._closed_spans.clear()
+            stamp = self._now_ms()
+            for venue in list(self._span_start):
+                self._span_start[venue] = stamp
+
+    async def prune(self) -> int:
+        """Delete liquidation history older than the retention period."""
+        self._last_prune = self._clock()
+        cutoff = self._now_ms() - self._settings.liq_retention_days * DAY_MS
+        try:
+            gone = await self._in_writer(self._store.prune_liquidations, cutoff)
+        except sqlite3.Error as e:
+            log.warning("pruning liquidation history failed: %s", e)
+            return 0
+        if gone:
+            log.info(
+                "pruned %d liquidation rows older than %d days",
+                gone,
+                self._settings.liq_retention_days,
+            )
+        return int(gone)
+
+    async def _in_writer(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a store call on the writer thread so a slow disk never stalls the loop."""
+        if self._writer is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+
+def contract_specs(
+    venue: str, markets: Mapping[str, Mapping[str, Any]] | None, assets: Sequence[str]
+) -> dict[str, ContractSpec]:
+    """The venue's USDT-margined perpetual of each asset, keyed by venue market id."""
+    specs: dict[str, ContractSpec] = {}
+    for asset in assets:
+        for symbol in (f"{asset}/USDT:USDT", f"1000{asset}/USDT:USDT"):
+            market = (markets or {}).get(symbol)
+            if market is None or not market.get("swap") or market.get("active") is False:
+                continue
+            specs[str(market["id"])] = ContractSpec(
+                venue=venue,
+                market_id=str(market["id"]),
+                asset=asset,
+                contract_size=float(market.get("contractSize") or 1.0),
+                inverse=bool(market.get("inverse")),
+            )
+            break
+    return specs
+
+
+def _watch_calls(
+    venue: str, exchange: Any, specs: Mapping[str, ContractSpec]
+) -> list[Callable[[int | None], Awaitable[list[dict[str, Any]]]]]:
+    """The ccxt.pro watch calls that cover the watchlist on this venue."""
+    by_id = {m["id"]: m["symbol"] for m in exchange.markets.values() if m.get("id") in specs}
+    symbols = sorted(by_id.values())
+    if venue == "binanceusdm":
+        # the all-market stream: one subscription; other assets are filtered out by id
+        return [lambda since: exchange.watch_liquidations_for_symbols(None, since)]
+    if venue == "okx":
+        return [lambda since: exchange.watch_liquidations_for_symbols(symbols, since)]
+    # bybit: one `allLiquidation.<id>` topic per symbol, all on one connection
+    return [(lambda since, s=symbol: exchange.watch_liquidations(s, since)) for symbol in symbols]
+
+
+def _ws_connected(exchange: Any) -> bool:
+    """True when the exchange has websocket clients and all of them are connected."""
+    clients = getattr(exchange, "clients", None)
+    if not isinstance(clients, dict) or not clients:
+        return False
+    for client in clients.values():
+        connected = getattr(client, "connected", None)
+        if connected is None or not connected.done() or connected.cancelled():
+            return False
+        if connected.exception() is not None:
+            return False
+    return True
+
+
+async def collect_main(
+    settings: Settings,
+    assets: list[str],
+    exchange_factory: Callable[[str], Any] | None = None,
+) -> int:
+    """`python bot.py collect [ASSETS…]`: collect until SIGINT/SIGTERM; return the exit code."""
+    try:
+        store = Store(settings.store_path)
+    except sqlite3.Error as e:
+        log.error("cannot open the store %s: %s", settings.store_path, e)
+        return 1
+    collector = LiquidationCollector(settings, store, assets or None, exchange_factory)
+    if not collector.venues and not collector.backfill_venues:
+        log.error("no liquidation venue configured (PREFLIGHT_VENUES=%s)", settings.venues)
+        return 2
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+    await collector.start()
+    try:
+        await stopping.wait()
+    finally:
+        log.info("stopping the liquidation collector")
+        await collector.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    return 0
