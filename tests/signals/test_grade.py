@@ -1,0 +1,257 @@
+"""SPEC §4 verdicts (two-and-three-flag rule, worst case, position overlay) via grade_check."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import pytest
+
+from signals.grade import CheckResult, grade_check
+from signals.idea import TradeIdea
+from signals.thresholds import Thresholds
+from tests.helpers.builders import ASOF, HOUR, asset_data, venue
+
+TH = Thresholds()
+STATES = ("caution", "clear", "unknown")
+FLAG_ORDER = ("open_interest", "funding", "liquidations", "skew")
+
+# inputs that put each flag, for a LONG, in the given state (no daily candles: sigma unknown)
+OI = {
+    "caution": {"oi_1h": [1e9] * 24 + [1.05e9]},  # +5% while price −1%
+    "clear": {"oi_1h": [1e9] * 25},
+    "unknown": {},
+}
+FUNDING = {
+    "caution": {"funding": [venue("binanceusdm", 0.0005)]},
+    "clear": {"funding": [venue("binanceusdm", 0.00005)]},
+    "unknown": {},
+}
+LIQ = {
+    "caution": {"liquidations": [(100.0, 100.0)] * 46 + [(1e5, 1.0)] * 2},
+    "clear": {"liquidations": [(100.0, 100.0)] * 48},
+    "unknown": {},
+}
+SKEW = {
+    "caution": {"skew": [(ASOF - HOUR, -6.0)]},
+    "clear": {"skew": [(ASOF - HOUR, -1.0)]},
+    "unknown": {},
+}
+HOURLY = [100.0] * 24 + [99.0]  # price 99, 24h change −1%
+
+
+def data_with(oi: str, funding: str, liq: str, skew: str, **extra: Any) -> Any:
+    """An ETH asset whose four long-side flags are in the given states."""
+    kwargs: dict[str, Any] = {"closes_1h": HOURLY}
+    for table, state in ((OI, oi), (FUNDING, funding), (LIQ, liq), (SKEW, skew)):
+        kwargs.update(table[state])
+    kwargs.update(extra)
+    return asset_data("ETH", **kwargs)
+
+
+def idea(
+    side: str | None = "long",
+    leverage: float = 1.0,
+    entry: float | None = None,
+    stop: float | None = None,
+    horizon: float | None = None,
+) -> TradeIdea:
+    """A parsed idea, built directly."""
+    return TradeIdea(
+        asset="ETH",
+        side=side,  # type: ignore[arg-type]
+        leverage=leverage,
+        leverage_given=True,
+        entry=entry,
+        stop=stop,
+        horizon_days=horizon,
+    )
+
+
+def grade(states: tuple[str, str, str, str], **idea_kw: Any) -> CheckResult:
+    """grade_check of an ETH idea against data with the given long-side flag states."""
+    return grade_check(idea(**idea_kw), data_with(*states), ASOF, TH)
+
+
+def verdict_for(count: int) -> str:
+    """SPEC §4: 3 or 4 → wait; 2 → reduce; 0 or 1 → proceed."""
+    return "wait" if count >= 3 else "reduce" if count == 2 else "proceed"
+
+
+def test_builder_states_are_what_they_say() -> None:
+    for i, name in enumerate(FLAG_ORDER):
+        for state in STATES:
+            states = ["clear"] * 4
+            states[i] = state
+            g = grade(tuple(states)).grades[0]  # type: ignore[arg-type]
+            got = {n: f.status for n, f in g.flags.items()}
+            assert got[name] == state, (name, state)
+            assert [got[n] for n in FLAG_ORDER if n != name] == ["clear"] * 3
+
+
+@pytest.mark.parametrize("states", list(itertools.product(STATES, repeat=4)))
+def test_verdict_table_with_worst_case(states: tuple[str, str, str, str]) -> None:
+    cautions = states.count("caution")
+    unknowns = states.count("unknown")
+    g = grade(states).grades[0]
+    assert g.caution_count == cautions
+    assert g.unknown_count == unknowns
+    assert g.verdict == verdict_for(cautions)
+    assert g.worst_case_verdict == verdict_for(cautions + unknowns)
+
+
+# ---- the position overlay ---------------------------------------------------------------
+
+QUIET = ("clear", "clear", "clear", "clear")
+
+
+def test_overlay_fails_10pct_raises_proceed_to_reduce() -> None:
+    g = grade(QUIET, leverage=10).grades[0]  # 1/10 − 0.005 = 0.095 < 0.10
+    assert g.caution_count == 0
+    assert g.position.survives_10pct is False
+    assert g.verdict == "reduce"
+    assert g.worst_case_verdict == "reduce"  # never milder than the verdict
+
+
+def test_overlay_above_max_leverage_raises_proceed_to_reduce() -> None:
+    # sigma unknown → max leverage floor(1 / 0.105) = 9; 9.5x still survives 10% (0.10026)
+    g = grade(QUIET, leverage=9.5).grades[0]
+    assert g.position.survives_10pct is True
+    assert g.position.max_leverage == 9
+    assert g.verdict == "reduce"
+    assert g.worst_case_verdict == "reduce"
+
+
+def test_no_overlay_at_max_leverage() -> None:
+    g = grade(QUIET, leverage=9).grades[0]
+    assert g.position.max_leverage == 9
+    assert g.verdict == "proceed"
+    assert g.worst_case_verdict == "proceed"
+
+
+def test_overlay_with_one_liquidation_caution_cutting_max_leverage() -> None:
+    # liquidations caution → k 0.5 → floor(0.5 / 0.105) = 4 < 5
+    g = grade(("clear", "clear", "caution", "clear"), leverage=5).grades[0]
+    assert g.caution_count == 1
+    assert g.position.max_leverage == 4
+    assert g.verdict == "reduce"
+
+
+def test_funding_caution_cut_leaves_5x_inside_max_leverage() -> None:
+    # funding caution → k 0.75 → floor(0.75 / 0.105) = 7 ≥ 5
+    g = grade(("clear", "caution", "clear", "clear"), leverage=5).grades[0]
+    assert g.position.max_leverage == 7
+    assert g.verdict == "proceed"
+
+
+def test_overlay_never_lowers_reduce_or_wait() -> None:
+    two = grade(("caution", "caution", "clear", "clear"), leverage=20).grades[0]
+    assert two.verdict == "reduce"
+    three = grade(("caution", "caution", "caution", "clear"), leverage=20).grades[0]
+    assert three.verdict == "wait"
+    assert three.worst_case_verdict == "wait"
+
+
+def test_overlay_with_unknowns_worst_case_not_milder() -> None:
+    g = grade(("unknown", "clear", "clear", "clear"), leverage=10).grades[0]
+    assert g.verdict == "reduce"
+    assert g.worst_case_verdict == "reduce"
+    g = grade(("unknown", "unknown", "unknown", "clear"), leverage=10).grades[0]
+    assert g.verdict == "reduce"
+    assert g.worst_case_verdict == "wait"
+
+
+def test_overlay_uses_sigma_when_known() -> None:
+    # daily closes alternating ±2%: sigma = 0.02 × sqrt(30/29); 2σ√7 + 0.005 → max 8x
+    rets = [0.02 if i % 2 == 0 else -0.02 for i in range(30)]
+    closes = [100.0]
+    for r in rets:
+        closes.append(closes[-1] * math.exp(r))
+    data = data_with(*QUIET, closes_1d=closes)
+    sigma = 0.02 * math.sqrt(30 / 29)
+    expected_max = math.floor(1 / (2 * sigma * math.sqrt(7) + 0.005))
+    assert expected_max == 8
+    g = grade_check(idea(leverage=9), data, ASOF, TH).grades[0]
+    assert g.position.max_leverage == 8
+    assert g.position.survives_10pct is True
+    assert g.verdict == "reduce"
+    g = grade_check(idea(leverage=8), data, ASOF, TH).grades[0]
+    assert g.verdict == "proceed"
+
+
+# ---- sides, defaults and echoes ----------------------------------------------------------
+
+
+def test_idea_without_side_grades_long_then_short() -> None:
+    r = grade(("caution", "caution", "caution", "caution"), side=None, leverage=2)
+    assert [g.side for g in r.grades] == ["long", "short"]
+    long, short = r.grades
+    assert long.verdict == "wait"
+    # the same market read for shorts: OI +5% with price −1% (clear), funding +0.05% (clear),
+    # short liquidations flat (clear), rr −6 (clear)
+    assert {n: f.status for n, f in short.flags.items()} == dict.fromkeys(FLAG_ORDER, "clear")
+    assert short.verdict == "proceed"
+
+
+def test_short_side_flags_mirror() -> None:
+    data = asset_data(
+        "ETH",
+        closes_1h=[100.0] * 24 + [101.0],  # +1%
+        oi_1h=[1e9] * 24 + [1.04e9],
+        funding=[venue("okx", -0.0004)],
+        liquidations=[(100.0, 100.0)] * 46 + [(1.0, 1e5)] * 2,
+        skew=[(ASOF - HOUR, 5.5)],
+    )
+    r = grade_check(idea(side="short", leverage=2), data, ASOF, TH)
+    (g,) = r.grades
+    assert g.side == "short"
+    assert {n: f.status for n, f in g.flags.items()} == dict.fromkeys(FLAG_ORDER, "caution")
+    assert g.verdict == "wait"
+
+
+def test_entry_defaults_to_price_and_horizon_to_7_days() -> None:
+    r = grade(QUIET, leverage=5)
+    g = r.grades[0]
+    assert g.entry == 99.0
+    assert g.horizon_days == 7
+    assert g.position.liq_price == pytest.approx(99.0 * 0.805)
+    assert r.asset == "ETH"
+    assert r.asof == ASOF
+    assert r.stop is None
+
+
+def test_given_entry_horizon_and_stop_are_used() -> None:
+    r = grade(QUIET, leverage=5, entry=120.0, stop=100.0, horizon=3)
+    g = r.grades[0]
+    assert g.entry == 120.0
+    assert g.horizon_days == 3
+    assert g.position.liq_price == pytest.approx(120.0 * 0.805)
+    assert r.stop == 100.0
+    assert g.position.stop_beyond_liq is False
+    r = grade(QUIET, leverage=5, entry=120.0, stop=95.0)
+    assert r.grades[0].position.stop_beyond_liq is True  # 95 < 96.6
+
+
+def test_mmr_comes_from_the_asset() -> None:
+    data = data_with(*QUIET, mmr=0.01)
+    g = grade_check(idea(leverage=5), data, ASOF, TH).grades[0]
+    assert g.position.liq_distance == pytest.approx(0.19)
+
+
+def test_every_flag_unknown_on_an_asset_with_only_prices() -> None:
+    data = asset_data("ETH", closes_1h=HOURLY)
+    g = grade_check(idea(leverage=3), data, ASOF, TH).grades[0]
+    assert g.unknown_count == 4
+    assert g.verdict == "proceed"
+    assert g.worst_case_verdict == "wait"
+    assert g.position.survives_2sigma is None
+
+
+def test_thresholds_object_is_honoured() -> None:
+    strict = Thresholds(funding_8h_caution=0.0004)
+    data = data_with("clear", "caution", "clear", "clear")  # funding 0.05%
+    assert grade_check(idea(), data, ASOF, TH).grades[0].flags["funding"].status == "caution"
+    data = asset_data("ETH", closes_1h=HOURLY, funding=[venue("x", 0.00035)])
+    assert grade_check(idea(), data, ASOF, TH).grades[0].flags["funding"].status == "caution"
+    assert grade_check(idea(), data, ASOF, strict).grades[0].flags["funding"].status == "clear"
