@@ -211,9 +211,11 @@ def _asset_symbol(word: str) -> str | None:
         for suffixes in (_CONCAT_CONTRACTS, _CONCAT_QUOTES):
             # `OPUSDT` → `OP`, but `USDT` and `BUSD` stay whole: at least two characters remain
             w = next((w[: -len(s)] for s in suffixes if w.endswith(s) and len(w) - len(s) >= 2), w)
-    if not w or not w.isalnum():
+    # Upper-casing can split a letter into letter + combining mark (`ǰ` → `J̌`): refuse those.
+    symbol = unicodedata.normalize("NFC", w.upper())
+    if not symbol or not symbol.isalnum():
         return None
-    return w.upper()
+    return symbol
 
 
 def _fmt(value: float) -> str:

@@ -199,6 +199,8 @@ REJECTED: list[tuple[str, str]] = [
     ("eth stop 5%", "write a price, not a percentage"),
     ("eth long tp 3500", "take-profit targets are not graded: leave out 'tp'"),
     ("eth long-term", "can't read 'long-term'"),
+    # upper-casing `ǰ` gives `J` plus a combining mark, which is no symbol
+    ("ǰ long", "can't read 'ǰ'"),
     ("eth " + "a" * 40, "word too long"),
     ("eth long " + "x" * 5000, "idea too long"),
     ("I think ETH will pump", "two assets (ETH, WILL)"),
