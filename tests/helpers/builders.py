@@ -137,3 +137,124 @@ def to_asset_data(name: str, body: dict[str, Any]) -> AssetData:
 def asset_data(name: str = "ETH", **kwargs: Any) -> AssetData:
     """AssetData built from the same parameters as `asset_json`."""
     return to_asset_data(name, asset_json(**kwargs))
+
+
+# ---- malformed snapshots (SPEC §6): (case id, file text, key the error must name or None) ---
+
+
+def _valid_eth() -> dict[str, Any]:
+    return asset_json(
+        closes_1h=[100.0] * 25,
+        closes_1d=[100.0] * 10,
+        oi_1h=[1e9] * 25,
+        oi_1d=[1e9] * 10,
+        funding=[venue("binanceusdm", 0.0001, history=[(ASOF - 8 * HOUR, 0.0001)])],
+        liquidations=[(1.0, 1.0)] * 48,
+        skew=[(ASOF - HOUR, -1.0)],
+    )
+
+
+def _doc_with(mutate: Any) -> str:
+    doc = snapshot_doc({"ETH": _valid_eth()})
+    mutate(doc)
+    return json.dumps(doc)  # allow_nan: NaN / Infinity are written as bare tokens
+
+
+def _eth(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["assets"]["ETH"]
+
+
+def _set(path: tuple[Any, ...], value: Any) -> Any:
+    def mutate(doc: dict[str, Any]) -> None:
+        target: Any = doc
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+
+    return mutate
+
+
+def _delete(key: str) -> Any:
+    return lambda doc: doc.pop(key)
+
+
+def _swap_first_two(series: str) -> Any:
+    def mutate(doc: dict[str, Any]) -> None:
+        rows = _eth(doc)[series]
+        rows[0], rows[1] = rows[1], rows[0]
+
+    return mutate
+
+
+def _duplicate_ts(series: str) -> Any:
+    def mutate(doc: dict[str, Any]) -> None:
+        rows = _eth(doc)[series]
+        rows[1][0] = rows[0][0]
+
+    return mutate
+
+
+def _unsorted_history(doc: dict[str, Any]) -> None:
+    _eth(doc)["funding"][0]["history"] = [[ASOF - HOUR, 0.0001], [ASOF - 9 * HOUR, 0.0001]]
+
+
+def _drop_interval(doc: dict[str, Any]) -> None:
+    del _eth(doc)["funding"][0]["interval_hours"]
+
+
+def valid_snapshot_text() -> str:
+    """A well-formed snapshot with one ETH asset (the base every malformed case breaks)."""
+    return _doc_with(lambda doc: None)
+
+
+def malformed_cases() -> list[tuple[str, str, str | None]]:
+    """Every malformed-snapshot case: (id, file text, key the error message must name)."""
+    nan, inf = float("nan"), float("inf")
+    valid = valid_snapshot_text()
+    assets_path = ("assets", "ETH")
+    return [
+        ("missing-format", _doc_with(_delete("format")), "format"),
+        ("missing-asof", _doc_with(_delete("asof")), "asof"),
+        ("missing-assets", _doc_with(_delete("assets")), "assets"),
+        ("wrong-format", _doc_with(_set(("format",), "preflight.snapshot/2")), "format"),
+        ("format-not-string", _doc_with(_set(("format",), 1)), "format"),
+        ("top-level-list", json.dumps([snapshot_doc({})]), None),
+        ("top-level-string", json.dumps("preflight.snapshot/1"), None),
+        ("top-level-null", "null", None),
+        ("truncated", valid[: len(valid) // 2], None),
+        ("empty-file", "", None),
+        ("asof-string", _doc_with(_set(("asof",), "1779235200000")), "asof"),
+        ("asof-nan", _doc_with(_set(("asof",), nan)), "asof"),
+        ("asof-negative", _doc_with(_set(("asof",), -5)), "asof"),
+        ("assets-list", _doc_with(_set(("assets",), [])), "assets"),
+        ("asset-body-list", _doc_with(_set(assets_path, [])), "ETH"),
+        ("ohlcv-not-list", _doc_with(_set((*assets_path, "ohlcv_1h"), {"a": 1})), "ohlcv_1h"),
+        ("close-string", _doc_with(_set((*assets_path, "ohlcv_1h", 3, 4), "101")), "ohlcv_1h"),
+        ("close-bool", _doc_with(_set((*assets_path, "ohlcv_1h", 3, 4), True)), "ohlcv_1h"),
+        ("ts-null", _doc_with(_set((*assets_path, "ohlcv_1h", 2, 0), None)), "ohlcv_1h"),
+        ("row-short", _doc_with(_set((*assets_path, "ohlcv_1d", 1), [ASOF, 1, 1, 1])), "ohlcv_1d"),
+        ("row-not-list", _doc_with(_set((*assets_path, "oi_usd_1d", 1), 5)), "oi_usd_1d"),
+        ("close-nan", _doc_with(_set((*assets_path, "ohlcv_1h", 3, 4), nan)), "ohlcv_1h"),
+        ("oi-infinity", _doc_with(_set((*assets_path, "oi_usd_1h", 5, 1), inf)), "oi_usd_1h"),
+        ("skew-neg-infinity", _doc_with(_set((*assets_path, "skew_rr25_30d", 0, 1), -inf)),
+         "skew_rr25_30d"),
+        ("liq-nan", _doc_with(_set((*assets_path, "liquidations_1h", 7, 2), nan)),
+         "liquidations_1h"),
+        ("rate-nan", _doc_with(_set((*assets_path, "funding", 0, "rate"), nan)), "rate"),
+        ("ohlcv-1d-unsorted", _doc_with(_swap_first_two("ohlcv_1d")), "ohlcv_1d"),
+        ("ohlcv-1h-duplicate", _doc_with(_duplicate_ts("ohlcv_1h")), "ohlcv_1h"),
+        ("oi-1d-duplicate", _doc_with(_duplicate_ts("oi_usd_1d")), "oi_usd_1d"),
+        ("oi-1h-unsorted", _doc_with(_swap_first_two("oi_usd_1h")), "oi_usd_1h"),
+        ("liq-duplicate", _doc_with(_duplicate_ts("liquidations_1h")), "liquidations_1h"),
+        ("skew-unsorted", _doc_with(_set((*assets_path, "skew_rr25_30d"),
+                                         [[ASOF - HOUR, 1.0], [ASOF - 2 * HOUR, 1.0]])),
+         "skew_rr25_30d"),
+        ("history-unsorted", _doc_with(_unsorted_history), "history"),
+        ("funding-not-list", _doc_with(_set((*assets_path, "funding"), {"rate": 1})), "funding"),
+        ("funding-rate-string", _doc_with(_set((*assets_path, "funding", 0, "rate"), "0.01%")),
+         "rate"),
+        ("funding-no-interval", _doc_with(_drop_interval), "interval_hours"),
+        ("funding-interval-zero", _doc_with(_set((*assets_path, "funding", 0, "interval_hours"),
+                                                 0)), "interval_hours"),
+        ("mmr-string", _doc_with(_set((*assets_path, "mmr"), "0.5%")), "mmr"),
+    ]  # fmt: skip
