@@ -14,7 +14,7 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
-from handlers import buttons, checks, commands, errors
+from handlers import alerts, buttons, checks, commands, daily, errors, groups
 from handlers.common import RATE_LIMITER, SERVICE, SETTINGS
 from handlers.ratelimit import SlidingWindowLimiter
 from settings import Settings
@@ -26,12 +26,13 @@ Hook = Callable[[Application], Awaitable[None]]  # type: ignore[type-arg]
 
 # Each module exposes register(app). Order matters: the first matching handler wins, and
 # `checks` answers any bare text in private chats, so it stays last.
-MODULES: list[ModuleType] = [errors, commands, buttons, checks]
+MODULES: list[ModuleType] = [errors, commands, buttons, groups, daily, alerts, checks]
 
 # Async hooks run in post_init after the service started (in order), and in post_shutdown
 # before the service closes (in reverse): schedulers and background services go here.
-STARTUP_HOOKS: list[Hook] = []
-SHUTDOWN_HOOKS: list[Hook] = []
+# groups opens the user store and broadcaster that daily (jobs) and alerts (watcher) use.
+STARTUP_HOOKS: list[Hook] = [groups.start, daily.start, alerts.start]
+SHUTDOWN_HOOKS: list[Hook] = [groups.stop]
 
 ALLOWED_UPDATES = Update.ALL_TYPES
 # Telegram retries a flood-limited call after `retry_after`; give up after this many.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
@@ -28,14 +29,19 @@ def idea_words(idea: TradeIdea) -> str:
     if idea.side:
         words.append(idea.side)
     if idea.leverage_given:
-        words.append(f"{idea.leverage:.12g}x")
+        words.append(f"{_number(idea.leverage)}x")
     if idea.entry is not None:
-        words.append(f"@ {idea.entry:.12g}")
+        words.append(f"@ {_number(idea.entry)}")
     if idea.stop is not None:
-        words.append(f"stop {idea.stop:.12g}")
+        words.append(f"stop {_number(idea.stop)}")
     if idea.horizon_days is not None:
-        words.append(f"for {idea.horizon_days * 24:.12g}h")
+        words.append(f"for {_number(idea.horizon_days * 24)}h")
     return " ".join(words)
+
+
+def _number(value: float) -> str:
+    """The shortest exact decimal, never in exponent form (the idea grammar has none)."""
+    return format(Decimal(repr(value)).normalize(), "f")
 
 
 def flipped(idea: TradeIdea) -> TradeIdea:

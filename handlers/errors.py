@@ -33,7 +33,7 @@ async def _report(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     admin_chat_id = settings(context).admin_chat_id
     if admin_chat_id is None or context.error is None:
         return
-    tb = "".join(traceback.format_exception(context.error))
+    tb = "".join(traceback.format_exception(context.error)).rstrip()
     what = update.to_dict() if isinstance(update, Update) else str(update)
     text = render(
         "admin_report",

@@ -529,6 +529,19 @@ class FakeBotAPI:
         self.push_update({"callback_query": query})
         return query_id
 
+    def seed_bot_message(
+        self,
+        chat: FakeChat,
+        text: str,
+        buttons: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    ) -> StoredMessage:
+        """A message the bot sent earlier (e.g. before a restart), with (label, data) buttons."""
+        data: dict[str, Any] = {"from": self.bot.to_dict(), "text": text}
+        if buttons:
+            row = [{"text": label, "callback_data": cb} for label, cb in buttons]
+            data["reply_markup"] = {"inline_keyboard": [row]}
+        return self._store(chat, data, text)
+
     def age_query(self, query_id: str, seconds: float) -> None:
         """Make a callback query look `seconds` older (to hit "query is too old")."""
         self._queries[query_id].created -= seconds
