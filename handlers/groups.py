@@ -82,8 +82,10 @@ async def may_change_settings(update: Update, context: ContextTypes.DEFAULT_TYPE
 async def start(app: Application) -> None:  # type: ignore[type-arg]
     """Open the user store and the broadcaster, and resume a broadcast a crash interrupted."""
     settings: Settings = app.bot_data[SETTINGS]
-    clock = clock_of(app.bot_data)
-    userdata = UserData(Store(settings.store_path), clock=lambda: clock().timestamp())
+    # read the clock on every use: tests swap a fixed one in after start-up
+    userdata = UserData(
+        Store(settings.store_path), clock=lambda: clock_of(app.bot_data)().timestamp()
+    )
     app.bot_data[USERS] = userdata
 
     async def chat_gone(chat_id: int) -> None:

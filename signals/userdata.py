@@ -407,6 +407,17 @@ class UserData:
             params = (limit,)
         return [_message(r) for r in self.store.connect().execute(sql, params)]
 
+    def pending_count(self, chat_id: int) -> int:
+        """How many messages wait to be sent to one chat."""
+        row = (
+            self.store.connect()
+            .execute(
+                "SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND status = 'pending'", (chat_id,)
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
     def is_pending(self, message_id: int) -> bool:
         """True while a message is still waiting to be sent."""
         row = (

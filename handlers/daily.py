@@ -1,0 +1,386 @@
+"""Daily summaries: /daily, /watch and /chart, and the per-chat JobQueue job that posts them."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dtime
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from telegram import Update
+from telegram.constants import ChatAction
+from telegram.ext import Application, CommandHandler, ContextTypes, filters
+
+from handlers import groups
+from handlers.common import rate_limited, service, settings
+from signals.chart import chart_png
+from signals.errors import ParseError, PreflightError, UnknownAsset
+from signals.grade import CheckResult
+from signals.idea import parse_idea
+from signals.stress import SideStress, level_rank, regime, stress_by_side
+from signals.userdata import ChatSettings, Draft
+from templates import render
+
+log = logging.getLogger(__name__)
+
+DAILY_EXAMPLE = "/daily 08:00 Europe/Berlin BTC ETH SOL"
+WATCH_EXAMPLE = "/watch BTC ETH SOL"
+CHART_EXAMPLE = "/chart ETH"
+MAX_WATCHLIST = 8
+_TIME_RE = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
+
+
+@dataclass(frozen=True)
+class DailyRequest:
+    """A parsed `/daily HH:MM [Timezone/Name] [ASSETS…]`."""
+
+    daily_time: str
+    tz: str | None
+    assets: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One asset's line-up in a summary: its market and stress, or why it is missing."""
+
+    asset: str
+    result: CheckResult | None
+    long: SideStress | None
+    short: SideStress | None
+    regime: str
+    error: str | None = None
+
+
+# ---- parsing (pure) -------------------------------------------------------------------------
+
+
+@cache
+def _zones() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def parse_timezone(word: str) -> str | None:
+    """The IANA name for `word` (any case), None when it is not a timezone-looking word.
+
+    Only `Area/City` names and UTC/GMT count as timezones, so asset symbols never do.
+    """
+    lowered = word.lower()
+    if "/" not in word and lowered not in ("utc", "gmt"):
+        return None
+    name = _zones().get(lowered)
+    if name is None:
+        close = difflib.get_close_matches(lowered, list(_zones()), n=1, cutoff=0.8)
+        hint = f": did you mean {_zones()[close[0]]}?" if close else ""
+        raise ParseError(f"unknown timezone {word!r}{hint}", DAILY_EXAMPLE)
+    return name
+
+
+def parse_time(word: str) -> str:
+    """`8:00`, `08:00`, `8.30` or `8h30` → `HH:MM`; ParseError otherwise."""
+    match = _TIME_RE.fullmatch(word.strip())
+    if match is None:
+        raise ParseError(f"{word!r} is not a time of day (24-hour HH:MM)", DAILY_EXAMPLE)
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def parse_assets(words: list[str], known: set[str], example: str) -> tuple[str, ...]:
+    """Asset words (`eth`, `$SOL`, `BTCUSDT`) → unique symbols, checked against known ones."""
+    assets: list[str] = []
+    for word in words:
+        try:
+            asset = parse_idea(word).asset
+        except ParseError as e:
+            raise ParseError(f"{word!r} is not an asset symbol", example) from e
+        if known and asset not in known:
+            close = tuple(difflib.get_close_matches(asset, sorted(known), n=3, cutoff=0.5))
+            raise UnknownAsset(asset, close)
+        if asset not in assets:
+            assets.append(asset)
+    if len(assets) > MAX_WATCHLIST:
+        raise ParseError(f"at most {MAX_WATCHLIST} assets in a summary", example)
+    return tuple(assets)
+
+
+def parse_daily(args: list[str], known: set[str]) -> DailyRequest:
+    """Parse `/daily` arguments after the time: optional timezone, then assets."""
+    daily_time = parse_time(args[0])
+    rest = list(args[1:])
+    tz = parse_timezone(rest[0]) if rest else None
+    if tz is not None:
+        rest = rest[1:]
+    assets = parse_assets(rest, known, DAILY_EXAMPLE) if rest else None
+    return DailyRequest(daily_time, tz, assets)
+
+
+def next_run(now: datetime, daily_time: str, tz: str) -> datetime:
+    """The next time the summary fires after `now`, in the chat's timezone (DST-aware)."""
+    zone = ZoneInfo(tz)
+    local_now = now.astimezone(zone)
+    hour, minute = (int(p) for p in daily_time.split(":"))
+    day = local_now.date()
+    for _ in range(3):
+        # built from wall-clock parts, so the offset is the one valid on that day
+        candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+        if candidate > local_now:
+            return candidate
+        day += timedelta(days=1)
+    raise AssertionError("unreachable: a daily time recurs within three days")
+
+
+def chart_pick(rows: list[SummaryRow]) -> str | None:
+    """The asset the summary's chart shows: the most stressed, the first listed on a tie."""
+    ranked = [r for r in rows if r.result is not None]
+    if not ranked:
+        return None
+    return max(ranked, key=lambda r: (level_rank(r.regime), -rows.index(r))).asset
+
+
+# ---- scheduling ------------------------------------------------------------------------------
+
+
+def job_name(chat_id: int) -> str:
+    """The JobQueue name of a chat's summary job (one per chat, replaced on change)."""
+    return f"daily:{chat_id}"
+
+
+def unschedule(app: Application, chat_id: int) -> None:  # type: ignore[type-arg]
+    """Remove a chat's summary job, if any."""
+    if app.job_queue is None:
+        return
+    for job in app.job_queue.get_jobs_by_name(job_name(chat_id)):
+        job.schedule_removal()
+
+
+def schedule(app: Application, chat: ChatSettings) -> None:  # type: ignore[type-arg]
+    """(Re)schedule a chat's summary at its local time every day; unschedule when off."""
+    unschedule(app, chat.chat_id)
+    if app.job_queue is None or chat.daily_time is None:
+        return
+    hour, minute = (int(p) for p in chat.daily_time.split(":"))
+    app.job_queue.run_daily(
+        daily_job,
+        time=dtime(hour, minute, tzinfo=ZoneInfo(chat.tz)),
+        chat_id=chat.chat_id,
+        name=job_name(chat.chat_id),
+    )
+
+
+async def start(app: Application) -> None:  # type: ignore[type-arg]
+    """Reschedule every chat's summary from the store (after a restart or redeploy)."""
+    userdata = app.bot_data[groups.USERS]
+    chats = userdata.daily_chats()
+    for chat in chats:
+        schedule(app, chat)
+    log.info("daily summaries scheduled for %d chats", len(chats))
+
+
+def _moved(app: Application, old: int, new: int) -> None:  # type: ignore[type-arg]
+    unschedule(app, old)
+    chat = app.bot_data[groups.USERS].chat(new)
+    if chat is not None:
+        schedule(app, chat)
+
+
+def _gone(app: Application, chat_id: int) -> None:  # type: ignore[type-arg]
+    unschedule(app, chat_id)
+
+
+groups.ON_MIGRATED.append(_moved)
+groups.ON_CHAT_GONE.append(_gone)
+
+
+# ---- the summary -----------------------------------------------------------------------------
+
+
+async def summary_rows(
+    context: ContextTypes.DEFAULT_TYPE, assets: tuple[str, ...]
+) -> list[SummaryRow]:
+    """Grade every asset of a watchlist (both sides at 1x), concurrently."""
+    th = settings(context).thresholds
+
+    async def one(asset: str) -> SummaryRow:
+        try:
+            result = await service(context).market(asset)
+        except PreflightError as e:
+            log.warning("daily summary: %s unavailable: %s", asset, e)
+            return SummaryRow(asset, None, None, None, "calm", render("problem", "text", error=e))
+        stresses = stress_by_side(result, th.reduce_at_flags, th.wait_at_flags)
+        return SummaryRow(
+            asset, result, stresses.get("long"), stresses.get("short"), regime(stresses)
+        )
+
+    return list(await asyncio.gather(*(one(a) for a in assets)))
+
+
+async def build_summary(
+    context: ContextTypes.DEFAULT_TYPE, chat: ChatSettings, now: datetime
+) -> list[Draft]:
+    """The summary text and its chart for one chat, as outbox drafts (deduped per day)."""
+    assets = chat.watchlist or settings(context).summary_assets
+    rows = await summary_rows(context, assets)
+    local = now.astimezone(ZoneInfo(chat.tz))
+    pick = chart_pick(rows)
+    text = render(
+        "daily",
+        local_time=local.strftime("%a %d %b %Y, %H:%M"),
+        tz=chat.tz,
+        rows=[_row_ctx(r) for r in rows],
+        chart_asset=pick,
+    )
+    # one summary per chat per day and time: a job that fires twice (restart) posts once
+    key = f"daily:{chat.chat_id}:{local.date().isoformat()}:{chat.daily_time}"
+    drafts = [Draft(f"{key}:text", chat.chat_id, text, chat.thread_id)]
+    if pick is not None:
+        try:
+            asof, data = await service(context).asset_state(pick)
+        except PreflightError as e:
+            log.warning("daily chart of %s unavailable: %s", pick, e)
+            return drafts
+        png = await asyncio.to_thread(chart_png, data, asof)
+        caption = render("chart_caption", asset=pick, asof=asof, reason="most stressed today")
+        drafts.append(
+            Draft(f"{key}:chart", chat.chat_id, caption, chat.thread_id, kind="photo", photo=png)
+        )
+    return drafts
+
+
+def _row_ctx(row: SummaryRow) -> dict[str, object]:
+    return {
+        "asset": row.asset,
+        "error": row.error,
+        "m": row.result.market if row.result is not None else None,
+        "long": row.long,
+        "short": row.short,
+        "regime": row.regime,
+    }
+
+
+async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Post a chat's daily summary (the JobQueue callback; reads the app's clock)."""
+    job = context.job
+    if job is None or job.chat_id is None:
+        return
+    userdata = groups.users(context)
+    chat = userdata.chat(job.chat_id)
+    if chat is None or not chat.daily_on:
+        return
+    now = groups.clock_of(context.bot_data)()
+    drafts = await build_summary(context, chat, now)
+    if userdata.enqueue(drafts) == 0:
+        log.info("daily summary for %d already posted today", chat.chat_id)
+    await groups.broadcaster(context).drain()
+
+
+# ---- commands --------------------------------------------------------------------------------
+
+
+async def daily_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show, set or stop the chat's daily summary."""
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
+    userdata = groups.users(context)
+    args = context.args or []
+    if not args:
+        await message.reply_text(_settings_text(context, userdata.chat(chat.id)))
+        return
+    if not await groups.may_change_settings(update, context):
+        await message.reply_text(render("groups", kind="admins_only"))
+        return
+    if args[0].lower() == "off":
+        current = userdata.daily_off(chat.id)
+        unschedule(context.application, chat.id)
+        await message.reply_text(render("groups", kind="daily_off", chat=current))
+        return
+    try:
+        request = parse_daily(args, service(context).known_assets())
+    except PreflightError as e:
+        await message.reply_text(render("problem", error=e))
+        return
+    saved = userdata.set_daily(
+        chat.id,
+        chat.type,
+        request.daily_time,
+        request.tz,
+        request.assets,
+        groups.topic_of(message),
+    )
+    schedule(context.application, saved)
+    await message.reply_text(_settings_text(context, saved, just_set=True))
+
+
+async def watch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Set the assets the chat's daily summary covers."""
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
+    if not context.args:
+        err = ParseError("name the assets to watch", WATCH_EXAMPLE)
+        await message.reply_text(render("problem", error=err))
+        return
+    if not await groups.may_change_settings(update, context):
+        await message.reply_text(render("groups", kind="admins_only"))
+        return
+    try:
+        assets = parse_assets(context.args, service(context).known_assets(), WATCH_EXAMPLE)
+    except PreflightError as e:
+        await message.reply_text(render("problem", error=e))
+        return
+    saved = groups.users(context).set_watchlist(chat.id, chat.type, assets)
+    await message.reply_text(_settings_text(context, saved, just_set=True))
+
+
+async def chart_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send the 7-day chart of one asset."""
+    message = update.effective_message
+    assert message is not None
+    if not context.args:
+        err = ParseError("name the asset to chart", CHART_EXAMPLE)
+        await message.reply_text(render("problem", error=err))
+        return
+    user = update.effective_user
+    wait_s = rate_limited(context, user.id if user else None)
+    if wait_s is not None:
+        await message.reply_text(render("groups", kind="slow_down", wait_s=max(1, round(wait_s))))
+        return
+    try:
+        [asset] = parse_assets(context.args[:1], service(context).known_assets(), CHART_EXAMPLE)
+        asof, data = await service(context).asset_state(asset)
+    except PreflightError as e:
+        await message.reply_text(render("problem", error=e))
+        return
+    await message.reply_chat_action(ChatAction.UPLOAD_PHOTO)
+    # matplotlib takes ~0.5 s of CPU: keep the event loop free for everyone else
+    png = await asyncio.to_thread(chart_png, data, asof)
+    await message.reply_photo(
+        png, caption=render("chart_caption", asset=asset, asof=asof, reason="")
+    )
+
+
+def _settings_text(
+    context: ContextTypes.DEFAULT_TYPE, chat: ChatSettings | None, just_set: bool = False
+) -> str:
+    defaults = settings(context).summary_assets
+    upcoming = None
+    if chat is not None and chat.daily_time is not None:
+        now = groups.clock_of(context.bot_data)()
+        upcoming = next_run(now, chat.daily_time, chat.tz).strftime("%a %d %b %H:%M %Z")
+    return render(
+        "groups",
+        kind="daily_settings",
+        chat=chat,
+        assets=(chat.watchlist if chat and chat.watchlist else defaults),
+        upcoming=upcoming,
+        just_set=just_set,
+    )
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """Add /daily, /watch and /chart."""
+    new_messages = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("daily", daily_command, filters=new_messages))
+    app.add_handler(CommandHandler("watch", watch_command, filters=new_messages))
+    app.add_handler(CommandHandler("chart", chart_command, filters=new_messages))
