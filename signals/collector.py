@@ -111,6 +111,11 @@ class LiquidationCollector:
     # ---- lifecycle ----------------------------------------------------------------------
 
     @property
+    def live_venues(self) -> tuple[str, ...]:
+        """Venues whose stream is up right now (their coverage span is open)."""
+        return tuple(sorted(self._span_start))
+
+    @property
     def backfill_venues(self) -> tuple[str, ...]:
         """The REST venues backfilled (and kept up to date) alongside the streams."""
         return self._backfiller.venues
@@ -145,12 +150,13 @@ class LiquidationCollector:
             self._pending_gaps.append(LiqGap(venue, since, now, why))
         self._down.clear()
         await self.flush()
-        for venue, exchange in list(self._exchanges.items()):
-            try:
-                await exchange.close()
-            except (ccxt.BaseError, OSError) as e:
-                log.warning("closing %s failed: %s", venue, e)
-        self._exchanges.clear()
+        exchanges, self._exchanges = self._exchanges, {}
+        closed = await asyncio.gather(
+            *(exchange.close() for exchange in exchanges.values()), return_exceptions=True
+        )
+        for venue, outcome in zip(exchanges, closed, strict=True):
+            if isinstance(outcome, Exception):
+                log.warning("closing %s failed: %s", venue, outcome)
         if self._writer is not None:
             self._writer.submit(self._store.close).result()
             self._writer.shutdown(wait=True)
@@ -445,6 +451,7 @@ async def collect_main(
     settings: Settings,
     assets: list[str],
     exchange_factory: Callable[[str], Any] | None = None,
+    backfill_venues: Sequence[str] | None = None,
 ) -> int:
     """`python bot.py collect [ASSETS…]`: collect until SIGINT/SIGTERM; return the exit code."""
     try:
@@ -452,7 +459,9 @@ async def collect_main(
     except sqlite3.Error as e:
         log.error("cannot open the store %s: %s", settings.store_path, e)
         return 1
-    collector = LiquidationCollector(settings, store, assets or None, exchange_factory)
+    collector = LiquidationCollector(
+        settings, store, assets or None, exchange_factory, backfill_venues=backfill_venues
+    )
     if not collector.venues and not collector.backfill_venues:
         log.error("no liquidation venue configured (PREFLIGHT_VENUES=%s)", settings.venues)
         return 2

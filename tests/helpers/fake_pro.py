@@ -243,6 +243,7 @@ def make_fake(venue: str, stream: FakeStream, assets: tuple[str, ...]) -> Any:
     """A fake ccxt.pro exchange of `venue` listing the assets' USDT perpetuals."""
     exchange = FAKE_CLASSES[venue]({"newUpdates": False, "enableRateLimit": False})
     exchange.stream = stream
+    exchange.clients = {}  # ccxt's class-level default would be shared between instances
     exchange.fake_markets = [linear_market(venue, a) for a in assets]
     return exchange
 
