@@ -10,6 +10,7 @@ import sys
 
 CLI_COMMANDS = {"check", "record", "collect"}
 EXIT_CONFIG = 2
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,9 +23,27 @@ def main(argv: list[str] | None = None) -> int:
     return run_bot()
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr at `level`; keep the HTTP client quiet, its request URLs carry the token."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+class RedactingFormatter(logging.Formatter):
+    """A Formatter that blanks secrets out of every line, tracebacks included."""
+
+    def __init__(self, fmt: str, secrets: tuple[str, ...]) -> None:
+        super().__init__(fmt)
+        self.secrets = tuple(s for s in secrets if s)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format the record, then replace each secret."""
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
+    """Log to stderr at `level`, never printing `secrets` (the bot token sits in every URL)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT, secrets))
+    logging.basicConfig(level=level, handlers=[handler])
+    # httpx logs each request URL at INFO; PTB logs its base URL at DEBUG: both carry the token
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -35,11 +54,11 @@ def run_bot() -> int:
 
     try:
         settings = load_settings()
-        settings.require_token()
+        token = settings.require_token()
     except SettingsError as e:
         print(f"preflight: {e}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=(token,))
 
     import handlers
     from signals.errors import SnapshotError

@@ -1,0 +1,52 @@
+"""bot.py's own wiring: logging that never prints the token, and the CLI dispatch."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+import bot
+
+TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
+
+
+def test_the_token_is_redacted_from_messages_and_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(bot.RedactingFormatter("%(levelname)s %(message)s", (TOKEN,)))
+    log = logging.getLogger("tests.redaction")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("Set Bot API URL: http://127.0.0.1/bot%s", TOKEN)
+        try:
+            raise ConnectionError(f"cannot reach https://api.telegram.org/bot{TOKEN}/getMe")
+        except ConnectionError:
+            log.exception("polling failed")
+    finally:
+        log.removeHandler(handler)
+
+    text = stream.getvalue()
+    assert TOKEN not in text
+    assert text.splitlines()[0] == "WARNING Set Bot API URL: http://127.0.0.1/bot[redacted]"
+    assert text.rstrip().endswith(
+        "ConnectionError: cannot reach https://api.telegram.org/bot[redacted]/getMe"
+    )
+
+
+def test_cli_words_go_to_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cli
+
+    seen: list[list[str]] = []
+
+    def fake_main(argv: list[str]) -> int:
+        seen.append(argv)
+        return 7
+
+    monkeypatch.setattr(cli, "main", fake_main)
+
+    status = bot.main(["check", "eth", "long", "--demo"])
+
+    assert (status, seen) == (7, [["check", "eth", "long", "--demo"]])
