@@ -1,0 +1,659 @@
+"""SPEC §7 CLI in a subprocess: text and JSON output, exit codes, and an independent oracle."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import cli
+from settings import ENV_FIELDS
+from tests.helpers.builders import (
+    ASOF,
+    DAY,
+    HOUR,
+    asset_json,
+    malformed_cases,
+    snapshot_doc,
+    venue,
+    write_doc,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BOT = ROOT / "bot.py"
+
+TOP_KEYS = {"asset", "asof", "stop", "market", "grades"}
+MARKET_KEYS = {
+    "price",
+    "price_change_24h",
+    "return_7d",
+    "sigma_daily",
+    "vol_expansion",
+    "oi_usd",
+    "oi_change_24h",
+    "oi_percentile_30d",
+    "funding_8h",
+    "funding_8h_3d_avg",
+    "liq_long_24h_usd",
+    "liq_short_24h_usd",
+    "rr25_30d",
+    "rr25_30d_7d_change",
+}
+GRADE_KEYS = {
+    "side",
+    "leverage",
+    "entry",
+    "horizon_days",
+    "flags",
+    "caution_count",
+    "unknown_count",
+    "verdict",
+    "worst_case_verdict",
+    "position",
+}
+FLAG_NAMES = {"open_interest", "funding", "liquidations", "skew"}
+FLAG_KEYS = {"status", "reason", "values"}
+POSITION_KEYS = {
+    "liq_distance",
+    "liq_price",
+    "survives_10pct",
+    "move_2sigma",
+    "survives_2sigma",
+    "max_leverage",
+    "max_drawdown",
+    "reduce_level",
+}
+
+
+class Run:
+    """One finished CLI run."""
+
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def json(self) -> Any:
+        """stdout as strict JSON (NaN / Infinity are not JSON)."""
+        return json.loads(self.out, parse_constant=_no_constants)
+
+
+def _no_constants(token: str) -> Any:
+    raise AssertionError(f"{token} in --json output")
+
+
+def _env() -> dict[str, str]:
+    # the CLI must not pick up threshold overrides from whoever runs the tests
+    env = {k: v for k, v in os.environ.items() if k not in ENV_FIELDS}
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> Run:
+    """Run `python bot.py check …` in a fresh interpreter."""
+    proc = subprocess.run(
+        [sys.executable, str(BOT), "check", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd or ROOT,
+        env=_env(),
+        timeout=60,
+        check=False,
+    )
+    return Run(proc)
+
+
+def run_many(arg_lists: Sequence[Sequence[str]], cwd: Path) -> list[Run]:
+    """Run several CLI invocations side by side (each in its own interpreter)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda a: run_cli(*a, cwd=cwd), arg_lists))
+
+
+def assert_clean_failure(run: Run, code: int) -> None:
+    """Exit `code`, a message on stderr, no traceback, nothing on stdout."""
+    assert run.code == code, (run.code, run.err)
+    assert run.err.strip()
+    assert "Traceback" not in run.err
+    assert run.out == ""
+
+
+# ---- the demo -------------------------------------------------------------------------------
+
+
+def test_demo_text_reply() -> None:
+    run = run_cli("ETH", "long", "5x", "--demo")
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    first = run.out.strip().splitlines()[0]
+    assert re.search(r"\b(PROCEED|REDUCE|WAIT)\b", first)
+    assert "ETH" in first and "long" in first and "5x" in first
+    assert len(run.out) < 4096
+    assert not re.search(r"</?(b|i|code|pre|a)\b", run.out)  # plain text, no HTML
+    assert "&lt;" not in run.out and "&amp;" not in run.out
+
+
+def test_demo_json_shape_is_spec_exact() -> None:
+    run = run_cli("ETH", "long", "5x", "--demo", "--json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert set(doc) == TOP_KEYS
+    assert doc["asset"] == "ETH"
+    assert isinstance(doc["asof"], int)
+    assert doc["stop"] is None
+    assert set(doc["market"]) == MARKET_KEYS
+    assert len(doc["grades"]) == 1
+    (g,) = doc["grades"]
+    assert set(g) == GRADE_KEYS
+    assert set(g["flags"]) == FLAG_NAMES
+    for f in g["flags"].values():
+        assert set(f) == FLAG_KEYS
+        assert f["status"] in {"caution", "clear", "unknown"}
+        assert isinstance(f["reason"], str) and f["reason"] and "\n" not in f["reason"]
+        assert isinstance(f["values"], dict)
+    assert set(g["position"]) == POSITION_KEYS
+    assert g["side"] == "long"
+    assert g["leverage"] == 5
+    assert g["entry"] == doc["market"]["price"]
+    assert g["horizon_days"] == 7
+    assert g["verdict"] in {"proceed", "reduce", "wait"}
+    p = g["position"]
+    assert p["liq_distance"] == pytest.approx(0.195)
+    assert p["liq_price"] == pytest.approx(g["entry"] * 0.805)
+    assert p["survives_10pct"] is True
+
+
+def test_demo_json_without_side_grades_long_then_short() -> None:
+    run = run_cli("eth", "5x", "--demo", "--json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert [g["side"] for g in doc["grades"]] == ["long", "short"]
+    short = doc["grades"][1]
+    assert short["position"]["liq_price"] == pytest.approx(short["entry"] * 1.195)
+
+
+def test_demo_json_echoes_stop_entry_and_horizon() -> None:
+    run = run_cli(
+        "ETH", "long", "4x", "@", "3000", "stop", "2800", "for", "3d", "--demo", "--json"
+    )
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert doc["stop"] == 2800
+    (g,) = doc["grades"]
+    assert g["entry"] == 3000
+    assert g["horizon_days"] == 3
+    assert g["position"]["liq_distance"] == pytest.approx(0.245)
+    assert g["position"]["liq_price"] == pytest.approx(3000 * 0.755)
+
+
+def test_demo_text_without_side_stays_under_4096() -> None:
+    run = run_cli("SOL", "2.5x", "stop", "1", "--demo")
+    assert run.code == 0, run.err
+    assert len(run.out) < 4096
+    assert "long" in run.out and "short" in run.out
+
+
+# ---- exit codes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--demo"],  # no idea at all
+        ["ETH", "long", "short", "5x", "--demo"],
+        ["ETH", "BTC", "long", "--demo"],
+        ["ETH", "long", "500x", "--demo"],
+        ["ETH", "long", "0x", "--demo"],
+        ["ETH", "long", "5x", "@", "100", "stop", "120", "--demo"],  # stop on the profit side
+        ["ETH", "long", "5x", "--demo", "--snapshot", "x.json"],
+    ],
+    ids=["empty", "two-sides", "two-assets", "lev-500", "lev-0", "stop-wrong", "both-src"],
+)
+def test_bad_idea_words_exit_2(words: list[str]) -> None:
+    assert_clean_failure(run_cli(*words), 2)
+
+
+@pytest.fixture(scope="module")
+def no_data_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """Runs against a snapshot with an empty, a bare and a populated asset."""
+    tmp = tmp_path_factory.mktemp("nodata")
+    doc = snapshot_doc(
+        {
+            "ETH": asset_json(closes_1h=[100.0] * 25),
+            "XRP": asset_json(),  # every series present and empty
+            "SOL": {},  # every series missing
+            "ADA": asset_json(funding=[]),
+        }
+    )
+    path = str(write_doc(tmp / "s.json", doc))
+    cases = {
+        "absent": ["DOGE", "long", "--snapshot", path],
+        "absent-json": ["DOGE", "long", "--snapshot", path, "--json"],
+        "empty-lists": ["XRP", "long", "--snapshot", path],
+        "no-keys": ["SOL", "short", "2x", "--snapshot", path, "--json"],
+        "no-funding": ["ADA", "--snapshot", path],
+        "present": ["ETH", "long", "--snapshot", path],
+        "missing-file": ["ETH", "long", "--snapshot", str(tmp / "missing.json")],
+    }
+    return dict(zip(cases, run_many(list(cases.values()), tmp), strict=True))
+
+
+@pytest.mark.parametrize("case", ["absent", "absent-json", "empty-lists", "no-keys", "no-funding"])
+def test_no_market_data_exits_3(no_data_runs: dict[str, Run], case: str) -> None:
+    assert_clean_failure(no_data_runs[case], 3)
+
+
+def test_missing_snapshot_file_exits_2(no_data_runs: dict[str, Run]) -> None:
+    run = no_data_runs["missing-file"]
+    assert_clean_failure(run, 2)
+    assert "missing.json" in run.err
+
+
+def test_asset_with_only_hourly_prices_is_graded(no_data_runs: dict[str, Run]) -> None:
+    run = no_data_runs["present"]
+    assert run.code == 0, run.err
+    assert "ETH" in run.out
+
+
+# ---- malformed snapshots --------------------------------------------------------------------
+
+CASES = malformed_cases()
+# one of each kind, also run in a real interpreter (the rest run in-process through cli.main)
+SUBPROCESS_CASES = {
+    "missing-format",
+    "wrong-format",
+    "top-level-list",
+    "truncated",
+    "close-nan",
+    "oi-infinity",
+    "ohlcv-1d-unsorted",
+    "liq-duplicate",
+    "funding-rate-string",
+}
+
+
+def run_main(*args: str) -> Run:
+    """Run `check …` through cli.main in this process (same code path, no interpreter start)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["check", *args], stdout=out, stderr=err)
+    return Run(subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue()))
+
+
+@pytest.fixture(scope="module")
+def clean_cwd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A working directory without .env and an environment without Preflight overrides."""
+    tmp = tmp_path_factory.mktemp("cwd")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ENV_FIELDS:
+            mp.delenv(var, raising=False)
+        mp.chdir(tmp)
+        yield tmp
+
+
+@pytest.fixture(scope="module")
+def malformed_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Every malformed snapshot written to a file whose name gives no key away."""
+    tmp = tmp_path_factory.mktemp("malformed")
+    paths = {}
+    for i, (case_id, text, _) in enumerate(CASES):
+        path = tmp / f"snapshot_{i:02d}.json"
+        path.write_text(text, encoding="utf-8")
+        paths[case_id] = str(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def malformed_subprocess_runs(malformed_files: dict[str, str]) -> dict[str, Run]:
+    """The representative malformed cases, run side by side in real interpreters."""
+    ids = sorted(SUBPROCESS_CASES)
+    arg_lists = [["ETH", "long", "5x", "--snapshot", malformed_files[c], "--json"] for c in ids]
+    runs = run_many(arg_lists, Path(malformed_files[ids[0]]).parent)
+    return dict(zip(ids, runs, strict=True))
+
+
+def assert_names_path_and_key(run: Run, path: str, key: str | None) -> None:
+    """Exit 2 with one stderr line naming the file and (when there is one) the key."""
+    assert_clean_failure(run, 2)
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert path in lines[0]
+    if key is not None:
+        assert key in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "key"), [(c, k) for c, _, k in CASES], ids=[c[0] for c in CASES]
+)
+def test_malformed_snapshot_exits_2_naming_path_and_key(
+    clean_cwd: Path, malformed_files: dict[str, str], case_id: str, key: str | None
+) -> None:
+    path = malformed_files[case_id]
+    assert_names_path_and_key(
+        run_main("ETH", "long", "5x", "--snapshot", path, "--json"), path, key
+    )
+
+
+@pytest.mark.parametrize(
+    ("case_id", "key"), [(c, k) for c, _, k in CASES if c in SUBPROCESS_CASES]
+)
+def test_malformed_snapshot_in_subprocess(
+    malformed_subprocess_runs: dict[str, Run],
+    malformed_files: dict[str, str],
+    case_id: str,
+    key: str | None,
+) -> None:
+    assert_names_path_and_key(malformed_subprocess_runs[case_id], malformed_files[case_id], key)
+
+
+# ---- an independent oracle on synthetic snapshots ----------------------------------------------
+
+
+def spec_market(body: dict[str, Any], asof: int) -> dict[str, Any]:
+    """SPEC §2, written out from the snapshot JSON (all bars in it are closed at asof)."""
+    c1h = np.array([r[4] for r in body["ohlcv_1h"]], dtype=float)
+    c1d = np.array([r[4] for r in body["ohlcv_1d"]], dtype=float)
+    oi1h = np.array([r[1] for r in body["oi_usd_1h"]], dtype=float)
+    oi1d = np.array([r[1] for r in body["oi_usd_1d"]], dtype=float)
+    m: dict[str, Any] = {}
+    m["price"] = c1h[-1] if len(c1h) else (c1d[-1] if len(c1d) else None)
+    m["price_change_24h"] = c1h[-1] / c1h[-25] - 1 if len(c1h) >= 25 else None
+    m["return_7d"] = c1d[-1] / c1d[-8] - 1 if len(c1d) >= 8 else None
+    r = np.diff(np.log(c1d))
+    m["sigma_daily"] = float(np.std(r[-30:], ddof=1)) if len(c1d) >= 31 else None
+    m["vol_expansion"] = bool(
+        len(c1d) >= 91 and m["sigma_daily"] >= 1.5 * np.std(r[-90:-30], ddof=1)
+    )
+    m["oi_usd"] = oi1h[-1] if len(oi1h) else None
+    m["oi_change_24h"] = oi1h[-1] / oi1h[-25] - 1 if len(oi1h) >= 25 else None
+    m["oi_percentile_30d"] = (
+        float(np.mean(oi1d[-30:] <= m["oi_usd"]))
+        if len(oi1d) >= 7 and m["oi_usd"] is not None
+        else None
+    )
+    now, avg = [], []
+    for v in body["funding"]:
+        scale = 8 / v["interval_hours"]
+        now.append((v["rate"] * scale, v["oi_usd"]))
+        window = [rate for ts, rate in v["history"] if asof - 72 * HOUR < ts <= asof]
+        if window:
+            avg.append((float(np.mean(window)) * scale, v["oi_usd"]))
+    m["funding_8h"] = _weighted(now)
+    m["funding_8h_3d_avg"] = _weighted(avg)
+    liq = np.array([r[1:] for r in body["liquidations_1h"]], dtype=float)[-168:]
+    sides = {}
+    for i, side in enumerate(("long", "short")):
+        if len(liq) < 48:
+            sides[side] = None
+            continue
+        col = liq[:, i]
+        mean = col.mean()
+        sides[side] = (
+            col[-24:].sum(),
+            col[:-24].sum() / ((len(col) - 24) / 24),
+            int((col[-24:] > 3 * mean).sum()) if mean > 0 else 0,
+        )
+    m["liq_long_24h_usd"] = sides["long"][0] if sides["long"] else None
+    m["liq_short_24h_usd"] = sides["short"][0] if sides["short"] else None
+    skew = [(ts, rr) for ts, rr in body["skew_rr25_30d"] if ts <= asof]
+    recent = [rr for ts, rr in skew if ts >= asof - DAY]
+    m["rr25_30d"] = recent[-1] if recent else None
+    m["rr25_30d_7d_change"] = None
+    if recent and skew:
+        ts7, rr7 = min(skew, key=lambda s: abs(s[0] - (asof - 7 * DAY)))
+        if abs(ts7 - (asof - 7 * DAY)) <= DAY:
+            m["rr25_30d_7d_change"] = recent[-1] - rr7
+    m["_liq"] = sides
+    return m
+
+
+def _weighted(pairs: list[tuple[float, float]]) -> float | None:
+    if not pairs:
+        return None
+    total = sum(w for _, w in pairs)
+    if total == 0:
+        return float(np.mean([v for v, _ in pairs]))
+    return sum(v * w for v, w in pairs) / total
+
+
+def spec_flags(m: dict[str, Any], side: str) -> dict[str, str]:
+    """SPEC §3 for one side."""
+
+    def known(*keys: str) -> bool:
+        return all(m[k] is not None for k in keys)
+
+    long = side == "long"
+    out = {}
+    if not known("oi_change_24h", "price_change_24h"):
+        out["open_interest"] = "unknown"
+    else:
+        price_against = m["price_change_24h"] <= 0 if long else m["price_change_24h"] >= 0
+        primary = m["oi_change_24h"] >= 0.03 and price_against
+        secondary = known("oi_percentile_30d", "funding_8h", "return_7d") and (
+            m["oi_percentile_30d"] >= 0.8
+            and (m["funding_8h"] > 0.0001 if long else m["funding_8h"] < 0)
+            and (m["return_7d"] < 0 if long else m["return_7d"] > 0)
+        )
+        out["open_interest"] = "caution" if primary or secondary else "clear"
+    if not known("funding_8h"):
+        out["funding"] = "unknown"
+    else:
+        f8 = m["funding_8h"]
+        primary = f8 >= 0.0003 if long else f8 <= -0.0003
+        secondary = known("funding_8h_3d_avg", "return_7d") and (
+            (m["funding_8h_3d_avg"] > 0.0001 and m["return_7d"] <= -0.05)
+            if long
+            else (m["funding_8h_3d_avg"] < 0 and m["return_7d"] >= 0.05)
+        )
+        out["funding"] = "caution" if primary or secondary else "clear"
+    stats = m["_liq"][side]
+    if stats is None:
+        out["liquidations"] = "unknown"
+    else:
+        liq_24h, baseline, bursts = stats
+        hot = liq_24h >= 2 * baseline and bursts >= 2 and liq_24h > 0
+        out["liquidations"] = "caution" if hot else "clear"
+    if not known("rr25_30d"):
+        out["skew"] = "unknown"
+    else:
+        rr, change = m["rr25_30d"], m["rr25_30d_7d_change"]
+        primary = rr <= -5 if long else rr >= 5
+        secondary = change is not None and (change <= -3 if long else change >= 3)
+        out["skew"] = "caution" if primary or secondary else "clear"
+    return out
+
+
+ORDER = ["proceed", "reduce", "wait"]
+
+
+def spec_grade(m: dict[str, Any], side: str, lev: float, mmr: float) -> dict[str, Any]:
+    """SPEC §4 and §5 for one side, entry at price and a 7-day horizon."""
+    flags = spec_flags(m, side)
+    cautions = list(flags.values()).count("caution")
+    unknowns = list(flags.values()).count("unknown")
+    entry, sigma, h = m["price"], m["sigma_daily"], 7.0
+    dist = 1 / lev - mmr
+    move = None if sigma is None else 2 * sigma * math.sqrt(h)
+    k = 1.0
+    if flags["liquidations"] == "caution" or m["vol_expansion"]:
+        k *= 0.5
+    if flags["funding"] == "caution":
+        k *= 0.75
+    max_lev = max(1, math.floor(k / ((0.10 if move is None else max(0.10, move)) + mmr)))
+    sign = -1 if side == "long" else 1
+
+    def by_count(n: int) -> str:
+        return "wait" if n >= 3 else "reduce" if n == 2 else "proceed"
+
+    verdict = by_count(cautions)
+    if verdict == "proceed" and (dist < 0.10 or lev > max_lev):
+        verdict = "reduce"
+    worst = max(by_count(cautions + unknowns), verdict, key=ORDER.index)
+    return {
+        "flags": flags,
+        "caution_count": cautions,
+        "unknown_count": unknowns,
+        "verdict": verdict,
+        "worst_case_verdict": worst,
+        "position": {
+            "liq_distance": dist,
+            "liq_price": entry * (1 + sign * dist),
+            "survives_10pct": dist >= 0.10,
+            "move_2sigma": move,
+            "survives_2sigma": None if move is None else dist >= move,
+            "max_leverage": max_lev,
+            "max_drawdown": move,
+            "reduce_level": None if sigma is None else entry * (1 + sign * sigma * math.sqrt(h)),
+        },
+    }
+
+
+def scenario(seed: int) -> dict[str, Any]:
+    """A random but well-formed asset: every series present, regimes varying with the seed."""
+    rng = np.random.default_rng(seed)
+    n_daily = int(rng.choice([20, 40, 95, 120]))
+    vol = rng.uniform(0.01, 0.06)
+    daily_r = rng.normal(0, vol, n_daily)
+    if rng.random() < 0.5:
+        daily_r[-30:] *= 2.5  # a volatility expansion
+    closes_1d = list(2000 * np.exp(np.cumsum(daily_r)))
+    closes_1h = list(closes_1d[-1] * np.exp(np.cumsum(rng.normal(0, vol / 5, 30))))
+    oi_1h = list(1e9 * np.exp(np.cumsum(rng.normal(0.002, 0.01, 30))))
+    oi_1d = list(1e9 * np.exp(np.cumsum(rng.normal(0, 0.03, int(rng.choice([5, 12, 40]))))))
+    venues = []
+    for name, interval in (("binanceusdm", 8), ("bybit", 1), ("okx", 4)):
+        base = rng.uniform(-0.0006, 0.0009) * interval / 8
+        history = [
+            (ASOF - h * HOUR, float(base + rng.normal(0, 0.00003)))
+            for h in range(96, -1, -interval)
+            if rng.random() < 0.9
+        ]
+        venues.append(venue(name, float(base), interval, float(rng.uniform(0, 5e9)), history))
+    n_liq = int(rng.choice([30, 60, 200]))
+    liq = rng.exponential(1e5, (n_liq, 2))
+    for _ in range(int(rng.integers(0, 4))):
+        liq[-int(rng.integers(1, 24)), int(rng.integers(0, 2))] *= rng.uniform(5, 60)
+    skew_level = rng.uniform(-8, 8)
+    skew = [
+        (ASOF - h * HOUR, float(skew_level + rng.normal(0, 1) + (h / 24) * rng.uniform(-0.8, 0.8)))
+        for h in range(int(rng.choice([10 * 24, 30])), -1, -6)
+    ]
+    return asset_json(
+        closes_1h=closes_1h,
+        closes_1d=closes_1d,
+        oi_1h=oi_1h,
+        oi_1d=oi_1d,
+        funding=venues,
+        liquidations=[tuple(row) for row in liq],
+        skew=skew,
+        mmr=float(rng.choice([0.005, 0.004, 0.01])),
+    )
+
+
+SEEDS = list(range(12))
+LEVERAGE = ["1", "2.5", "3", "5", "9", "12"]
+
+
+@pytest.fixture(scope="module")
+def oracle_runs(clean_cwd: Path) -> dict[int, tuple[dict, Run]]:
+    """Grade each seeded scenario through cli.main, with no side (so both sides are graded)."""
+    runs = {}
+    for seed in SEEDS:
+        body = scenario(seed)
+        path = write_doc(clean_cwd / f"s{seed}.json", snapshot_doc({"ETH": body}))
+        lev = LEVERAGE[seed % len(LEVERAGE)] + "x"
+        runs[seed] = (body, run_main("ETH", lev, "--snapshot", str(path), "--json"))
+    return runs
+
+
+def test_oracle_scenario_through_a_real_interpreter(tmp_path: Path) -> None:
+    body = scenario(3)
+    path = write_doc(tmp_path / "s.json", snapshot_doc({"ETH": body}))
+    run = run_cli("ETH", "long", "5x", "--snapshot", str(path), "--json", cwd=tmp_path)
+    assert run.code == 0, run.err
+    m = spec_market(body, ASOF)
+    doc = run.json()
+    for key in MARKET_KEYS:
+        assert close(doc["market"][key], m[key]), key
+    want = spec_grade(m, "long", 5.0, body["mmr"])
+    (g,) = doc["grades"]
+    assert {n: f["status"] for n, f in g["flags"].items()} == want["flags"]
+    assert g["verdict"] == want["verdict"]
+
+
+def close(actual: Any, expected: Any) -> bool:
+    """Equal, or numerically equal to 1e-9 relative."""
+    if expected is None or isinstance(expected, bool):
+        return actual is expected
+    return actual is not None and math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-15)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_json_agrees_with_spec_oracle(oracle_runs: dict[int, tuple[dict, Run]], seed: int) -> None:
+    body, run = oracle_runs[seed]
+    assert run.code == 0, run.err
+    doc = run.json()
+    m = spec_market(body, ASOF)
+    for key in MARKET_KEYS:
+        assert close(doc["market"][key], m[key]), (key, doc["market"][key], m[key])
+    lev = float(LEVERAGE[seed % len(LEVERAGE)])
+    assert [g["side"] for g in doc["grades"]] == ["long", "short"]
+    for g in doc["grades"]:
+        want = spec_grade(m, g["side"], lev, body["mmr"])
+        got_flags = {n: f["status"] for n, f in g["flags"].items()}
+        assert got_flags == want["flags"], g["side"]
+        for key in ("caution_count", "unknown_count", "verdict", "worst_case_verdict"):
+            assert g[key] == want[key], (g["side"], key)
+        for key, value in want["position"].items():
+            assert close(g["position"][key], value), (g["side"], key, g["position"][key], value)
+        assert g["leverage"] == lev
+        assert g["entry"] == pytest.approx(m["price"])
+        assert g["horizon_days"] == 7
+
+
+def test_oracle_scenarios_cover_every_status_and_verdict(
+    oracle_runs: dict[int, tuple[dict, Run]],
+) -> None:
+    statuses, verdicts = set(), set()
+    for _, run in oracle_runs.values():
+        for g in run.json()["grades"]:
+            statuses |= {(n, f["status"]) for n, f in g["flags"].items()}
+            verdicts.add(g["verdict"])
+    assert verdicts == {"proceed", "reduce", "wait"}
+    assert {s for _, s in statuses} == {"caution", "clear", "unknown"}
+
+
+def test_unknown_numbers_are_null(tmp_path: Path) -> None:
+    path = write_doc(
+        tmp_path / "s.json", snapshot_doc({"ETH": asset_json(closes_1h=[100.0] * 10)})
+    )
+    run = run_cli("ETH", "short", "3x", "--snapshot", str(path), "--json", cwd=tmp_path)
+    assert run.code == 0, run.err
+    doc = run.json()
+    m = doc["market"]
+    assert m["price"] == 100.0
+    for key in MARKET_KEYS - {"price", "vol_expansion"}:
+        assert m[key] is None, key
+    assert m["vol_expansion"] is False
+    (g,) = doc["grades"]
+    assert {f["status"] for f in g["flags"].values()} == {"unknown"}
+    p = g["position"]
+    assert (p["move_2sigma"], p["survives_2sigma"], p["max_drawdown"], p["reduce_level"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert p["max_leverage"] == 9  # floor(1 / (0.10 + 0.005))
+    assert g["verdict"] == "proceed"
+    assert g["worst_case_verdict"] == "wait"
