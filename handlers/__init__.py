@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from types import ModuleType
+from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -53,7 +54,7 @@ def build_application(
         # a check whose asker deleted the message still gets its answer
         allow_sending_without_reply=True,
     )
-    builder = (
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(settings.require_token())
         .defaults(defaults)

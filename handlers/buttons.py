@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from handlers.common import answer_quietly, edit_in_place, rate_limited, service, settings
 from signals.errors import ParseError, PreflightError
-from signals.idea import TradeIdea, parse_idea
+from signals.idea import Side, TradeIdea, parse_idea
 from templates import render, render_check
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _number(value: float) -> str:
 
 def flipped(idea: TradeIdea) -> TradeIdea:
     """The same idea on the other side (the stop does not carry over: it would sit wrong)."""
-    side = "short" if idea.side == "long" else "long"
+    side: Side = "short" if idea.side == "long" else "long"
     return TradeIdea(
         asset=idea.asset,
         side=side,

@@ -399,9 +399,7 @@ class FakeBotAPI:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = self._runner.addresses[0][1]
 
     async def close(self) -> None:
         """Stop serving."""
@@ -622,7 +620,7 @@ class FakeBotAPI:
         source = params.get("text", "")
         mode = params.get("parse_mode")
         if mode is None:
-            plain, entities = source, []
+            plain, entities = source, list[dict[str, Any]]()
         elif mode == "HTML":
             plain, entities = parse_html(source)
         else:
@@ -728,7 +726,8 @@ class FakeBotAPI:
             self.failures.append("editMessageText of inline messages is not faked")
             raise ApiError(EDIT_NOT_FOUND)
         chat = self._chat(params.get("chat_id"))
-        message = self.messages[chat.id].get(params.get("message_id"))
+        message_id = params.get("message_id")
+        message = self.messages[chat.id].get(message_id) if isinstance(message_id, int) else None
         if message is None:
             raise ApiError(EDIT_NOT_FOUND)
         if not message.from_bot:
