@@ -31,6 +31,9 @@ Clock = Callable[[], float]
 ChatHook = Callable[[int], Awaitable[None]]
 MigrateHook = Callable[[int, int], Awaitable[None]]
 
+# messages a chat may receive back to back before its own rate applies (well inside
+# Telegram's 20 per minute in a group; a summary is a text and a chart)
+CHAT_BURST = 3
 # transient failures (timeouts, resets) are retried this many times within one drain
 MAX_TRANSIENT_ATTEMPTS = 3
 # BadRequest texts that mean the chat is gone for good, like Forbidden
@@ -52,10 +55,12 @@ class DeliveryReport:
 
 
 class Pacer:
-    """Spaces sends: one global slot every 1/rate s, plus a minimum gap per chat.
+    """Spaces sends: one global slot every 1/rate s, and a per-chat rate with a small burst.
 
+    Per chat this is the generic cell-rate algorithm: a chat may run up to CHAT_BURST
+    messages ahead of its rate (a summary's text and chart go out together), then waits.
     Reserving a slot never awaits, so concurrent senders each get a distinct slot. A 429
-    moves every future slot past the `retry_after` Telegram asked for.
+    moves every future global slot past the `retry_after` Telegram asked for.
     """
 
     def __init__(
@@ -72,19 +77,22 @@ class Pacer:
         self.clock = clock
         self.sleep = sleep
         self._next_global = 0.0
-        self._next_chat: dict[int, float] = {}
+        # per chat: the theoretical time its next message is due at its sustained rate
+        self._due: dict[int, float] = {}
 
     async def wait_turn(self, chat_id: int) -> None:
         """Wait until both this chat's and the global limit allow one more message."""
+        gap = self.group_gap if chat_id < 0 else self.private_gap
         now = self.clock()
-        chat_slot = self._next_chat.get(chat_id, 0.0)
-        if chat_slot > now:
+        due = self._due.get(chat_id, now)
+        allowed_at = due - (CHAT_BURST - 1) * gap
+        if allowed_at > now:
             # wait for the chat first: a busy group must not hold global slots meanwhile
-            await self.sleep(chat_slot - now)
+            await self.sleep(allowed_at - now)
             now = self.clock()
         slot = max(now, self._next_global)
         self._next_global = slot + self.global_gap
-        self._next_chat[chat_id] = slot + (self.group_gap if chat_id < 0 else self.private_gap)
+        self._due[chat_id] = max(due, slot) + gap
         if slot > now:
             await self.sleep(slot - now)
 
@@ -93,9 +101,9 @@ class Pacer:
         self._next_global = max(self._next_global, self.clock() + seconds)
 
     def forget(self, chat_id: int) -> None:
-        """Drop a chat's spacing once it has nothing queued (keeps the map small)."""
-        if self._next_chat.get(chat_id, 0.0) <= self.clock():
-            self._next_chat.pop(chat_id, None)
+        """Drop a chat whose rate has fully recovered (keeps the map small)."""
+        if self._due.get(chat_id, 0.0) <= self.clock():
+            self._due.pop(chat_id, None)
 
 
 class Broadcaster:

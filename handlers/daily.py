@@ -232,8 +232,7 @@ async def build_summary(
         rows=[_row_ctx(r) for r in rows],
         chart_asset=pick,
     )
-    # one summary per chat per day and time: a job that fires twice (restart) posts once
-    key = f"daily:{chat.chat_id}:{local.date().isoformat()}:{chat.daily_time}"
+    key = summary_key(chat, now)
     drafts = [Draft(f"{key}:text", chat.chat_id, text, chat.thread_id)]
     if pick is not None:
         try:
@@ -247,6 +246,12 @@ async def build_summary(
             Draft(f"{key}:chart", chat.chat_id, caption, chat.thread_id, kind="photo", photo=png)
         )
     return drafts
+
+
+def summary_key(chat: ChatSettings, now: datetime) -> str:
+    """The outbox key of a chat's summary: one per chat, local day and time of day."""
+    local_day = now.astimezone(ZoneInfo(chat.tz)).date().isoformat()
+    return f"daily:{chat.chat_id}:{local_day}:{chat.daily_time}"
 
 
 def _row_ctx(row: SummaryRow) -> dict[str, object]:
@@ -270,9 +275,11 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None or not chat.daily_on:
         return
     now = groups.clock_of(context.bot_data)()
-    drafts = await build_summary(context, chat, now)
-    if userdata.enqueue(drafts) == 0:
-        log.info("daily summary for %d already posted today", chat.chat_id)
+    # a job that fires twice on one day (a restart at that minute) posts once
+    if userdata.has_message(summary_key(chat, now) + ":text"):
+        log.info("daily summary for %d already queued today", chat.chat_id)
+    else:
+        userdata.enqueue(await build_summary(context, chat, now))
     await groups.broadcaster(context).drain()
 
 

@@ -407,6 +407,15 @@ class UserData:
             params = (limit,)
         return [_message(r) for r in self.store.connect().execute(sql, params)]
 
+    def has_message(self, dedupe_key: str) -> bool:
+        """True when a message with this key was ever queued (sent or not)."""
+        row = (
+            self.store.connect()
+            .execute("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,))
+            .fetchone()
+        )
+        return row is not None
+
     def pending_count(self, chat_id: int) -> int:
         """How many messages wait to be sent to one chat."""
         row = (
