@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sqlite3
@@ -430,7 +431,11 @@ def _watch_calls(
     if venue == "okx":
         return [lambda since: exchange.watch_liquidations_for_symbols(symbols, since)]
     # bybit: one `allLiquidation.<id>` topic per symbol, all on one connection
-    return [(lambda since, s=symbol: exchange.watch_liquidations(s, since)) for symbol in symbols]
+    return [functools.partial(_watch_one, exchange, symbol) for symbol in symbols]
+
+
+def _watch_one(exchange: Any, symbol: str, since: int | None) -> Awaitable[list[dict[str, Any]]]:
+    return exchange.watch_liquidations(symbol, since)
 
 
 def _ws_connected(exchange: Any) -> bool:

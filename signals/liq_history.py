@@ -55,7 +55,7 @@ def read_liquidations(
         venues=venues,
         hours_covered=float(len(counted)),
         since_ms=since,
-        gaps=missing_runs(counted, since, end) if counted else (),
+        gaps=missing_runs(counted, counted[0], end) if counted else (),
         lower_bound_venues=tuple(v for v in venues if v in LOWER_BOUND_VENUES),
     )
     return frame, coverage

@@ -38,7 +38,7 @@ def gate_handler(clock: Clock, long_usd: float = 10.0) -> Any:
         assert query["interval"] == ["5m"]
         start = int(query["from"][0]) * 1000
         limit = int(query["limit"][0])
-        bars = []
+        bars: list[dict[str, str]] = []
         ts = start
         while ts <= clock.ms and len(bars) < limit:
             bars.append(
