@@ -27,7 +27,7 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from settings import Settings
@@ -69,15 +69,16 @@ OI_1H_LIMIT = 72
 OI_1D_LIMIT = 30  # Binance keeps 30 days of OI statistics
 FUNDING_HISTORY_LIMIT = 100  # ≥ 72 settlements: 3 days of a 1h interval
 
-# retries on network errors only: few attempts, exponential backoff with jitter
+# retries on network errors only: few attempts, exponential backoff with full jitter
 RETRY_ATTEMPTS = 3
 RETRY_INITIAL_S = 0.1
 RETRY_MAX_S = 0.5
-RETRY_JITTER_S = 0.1
 # after a failed market load, leave the venue alone this long before trying again
 MARKETS_RETRY_S = 30.0
-# ccxt's rate limiter: a rolling one-second window lets one check's burst go out at once
-RATE_WINDOW_MS = 1000.0
+# ccxt's rate limiter as a rolling window (OKX and Bybit count their limits per 2 s): the
+# venue's sustained rate (1 cost unit per rateLimit ms) is kept, but one check's burst of
+# requests goes out at once instead of being spaced rateLimit × cost apart
+RATE_WINDOW_MS = 2000.0
 
 # market types to load per venue (everything else is skipped at load time)
 MARKET_TYPES: dict[str, list[str]] = {"bybit": ["linear"], "okx": ["swap"]}
@@ -180,11 +181,13 @@ class LiveMarket:
                 await self._refresh_task
             self._refresh_task = None
         await self._cache.aclose()
-        for name, venue in self._venues.items():
-            try:
-                await venue.exchange.close()
-            except BaseError as e:
-                log.warning("closing %s failed: %r", name, e)
+        # concurrently: ccxt's close() lingers a quarter second per exchange
+        results = await asyncio.gather(
+            *(v.exchange.close() for v in self._venues.values()), return_exceptions=True
+        )
+        for name, result in zip(self._venues, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("closing %s failed: %r", name, result)
         self._venues.clear()
 
     def _configure(self, name: str, ex: ccxt_async.Exchange) -> ccxt_async.Exchange:
@@ -417,9 +420,7 @@ class LiveMarket:
                 retry=retry_if_exception_type(NetworkError),
                 stop=stop_after_attempt(RETRY_ATTEMPTS)
                 | stop_after_delay(self.settings.check_budget_s),
-                wait=wait_exponential_jitter(
-                    initial=RETRY_INITIAL_S, max=RETRY_MAX_S, jitter=RETRY_JITTER_S
-                ),
+                wait=wait_random_exponential(multiplier=RETRY_INITIAL_S, max=RETRY_MAX_S),
                 reraise=True,
             ):
                 with attempt:
@@ -442,7 +443,7 @@ class LiveMarket:
         for name in listing:
             ex = self._venues[name].exchange
             try:
-                rows_1d, rows_1h = await asyncio.gather(
+                rows_1d, rows_1h = await _all_or_none(
                     self._call(
                         name,
                         "ohlcv 1d",
@@ -469,7 +470,7 @@ class LiveMarket:
     async def _fetch_oi(self, asset: str, name: str) -> _VenueOi:
         """Hourly and daily open-interest history of one venue, in USD or base coins."""
         ex = self._venues[name].exchange
-        hist_1h, hist_1d = await asyncio.gather(
+        hist_1h, hist_1d = await _all_or_none(
             self._call(
                 name,
                 "oi 1h",
@@ -503,7 +504,7 @@ class LiveMarket:
         ex = self._venues[name].exchange
         symbol = _symbol(asset)
         # ccxt gives no interval for Binance: its funding-info lookup runs alongside
-        current, history, binance_interval = await asyncio.gather(
+        current, history, binance_interval = await _all_or_none(
             self._call(name, "funding", ex.fetch_funding_rate, symbol),
             self._call(
                 name,
@@ -668,6 +669,25 @@ class LiveMarket:
 
 def _series(rows: Sequence[tuple[int, float]]) -> pd.Series:
     return series_from_rows([(float(ts), value) for ts, value in rows])
+
+
+async def _all_or_none(*aws: Awaitable[Any]) -> list[Any]:
+    """Await all concurrently; on the first failure cancel the rest and raise that failure.
+
+    Sibling requests of a failed venue must not linger (retrying, holding the budget) once
+    the metric is lost anyway.
+    """
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_as_coroutine(aw)) for aw in aws]
+    except BaseExceptionGroup as eg:
+        first = eg.exceptions[0]
+        raise first from None
+    return [t.result() for t in tasks]
+
+
+async def _as_coroutine(aw: Awaitable[T]) -> T:
+    return await aw
 
 
 async def _none() -> None:

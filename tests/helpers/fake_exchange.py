@@ -9,8 +9,10 @@ the first path segment names the original host (`/fapi.binance.com/fapi/v1/kline
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +20,16 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 from aiohttp import web
 
+from settings import Settings
+from signals.live import LiveMarket
+from signals.store import Store
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 # 2026-05-20 12:30 UTC: half-way through an hourly bar, so a forming candle exists
 DEFAULT_NOW_MS = 1_779_280_200_000
+
+SERVICE_UNAVAILABLE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
 
 HOST_VENUE = {
     "fapi.binance.com": "binanceusdm",
@@ -30,6 +38,10 @@ HOST_VENUE = {
     "www.deribit.com": "deribit",
 }
 OKX_CONTRACT_VALUE = 0.1  # base coins per OKX swap contract in the fake
+# venues value their OI at their own mark price, a little off the candle close; distinct
+# factors let a test tell "the venue's USD figure" from "amount × close"
+BINANCE_OI_MARK = 1.0005
+OKX_OI_MARK = 0.9995
 
 
 @dataclass
@@ -67,6 +79,8 @@ class AssetScenario:
     # venues listing the options: "deribit", "okx", "bybit"
     option_venues: tuple[str, ...] = ("deribit",)
     bybit_mmr: float | None = 0.005
+    # venue → how many OI points (per timeframe) it has; default: as many as candles
+    oi_history_len: dict[str, int] = field(default_factory=dict)
 
     def funding_for(self, venue: str) -> FundingSpec:
         """This venue's funding spec (a default one when the scenario gives none)."""
@@ -248,6 +262,44 @@ class FakeExchangeServer:
         return None
 
 
+class Clock:
+    """A settable wall clock (seconds), starting at the scenario's now."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.now = now_ms / 1000
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextlib.asynccontextmanager
+async def live(
+    scenario: Scenario,
+    settings: Settings | None = None,
+    store: Store | None = None,
+    latency_s: float = 0.0,
+    down_at_start: tuple[str, ...] = (),
+) -> AsyncIterator[tuple[LiveMarket, FakeExchangeServer, Clock]]:
+    """A started LiveMarket wired to a fresh fake server; both closed afterwards.
+
+    Venues in `down_at_start` answer 503 from the first request (their markets never load).
+    """
+    server = FakeExchangeServer(scenario, latency_s=latency_s)
+    await server.start()
+    for venue in down_at_start:
+        server.fail(venue, Fault(503, SERVICE_UNAVAILABLE, content_type="text/html"))
+    clock = Clock(scenario.now_ms)
+    market = LiveMarket(
+        settings or Settings(), store=store, exchange_factory=server.exchange, clock=clock
+    )
+    try:
+        await market.start()
+        yield market, server, clock
+    finally:
+        await market.close()
+        await server.close()
+
+
 # ---- candles and series -----------------------------------------------------------------
 
 
@@ -273,11 +325,13 @@ def close_at(asset: AssetScenario, ts: int, sc: Scenario, bar_ms: int) -> float 
     return closes[index]
 
 
-def oi_points(asset: AssetScenario, sc: Scenario, bar_ms: int, limit: int) -> list[int]:
+def oi_points(
+    asset: AssetScenario, sc: Scenario, bar_ms: int, limit: int, venue: str
+) -> list[int]:
     """Timestamps of OI points, ascending: bar boundaries up to the forming bar's open."""
     closes = asset.hourly_closes if bar_ms == HOUR_MS else asset.daily_closes
     forming = sc.hour_start if bar_ms == HOUR_MS else sc.day_start
-    count = min(limit, len(closes))
+    count = min(limit, len(closes), asset.oi_history_len.get(venue, len(closes)))
     return [forming - k * bar_ms for k in range(count - 1, -1, -1)]
 
 
@@ -381,7 +435,7 @@ def binance_oi_hist(sc: Scenario, query: dict[str, str]) -> Any:
     bar = _bar_ms(query["period"])
     amount = asset.oi_base["binanceusdm"]
     result = []
-    for ts in oi_points(asset, sc, bar, _limit(query, 30)):
+    for ts in oi_points(asset, sc, bar, _limit(query, 30), "binanceusdm"):
         close = close_at(asset, ts, sc, bar)
         if close is None:
             continue
@@ -389,7 +443,7 @@ def binance_oi_hist(sc: Scenario, query: dict[str, str]) -> Any:
             {
                 "symbol": f"{base}USDT",
                 "sumOpenInterest": f"{amount:.8f}",
-                "sumOpenInterestValue": f"{amount * close:.8f}",
+                "sumOpenInterestValue": f"{amount * close * BINANCE_OI_MARK:.8f}",
                 "timestamp": ts,
             }
         )
@@ -530,7 +584,7 @@ def bybit_open_interest(sc: Scenario, query: dict[str, str]) -> Any:
     amount = asset.oi_base["bybit"]
     rows = [
         {"openInterest": f"{amount:.8f}", "timestamp": str(ts)}
-        for ts in reversed(oi_points(asset, sc, bar, _limit(query, 50)))
+        for ts in reversed(oi_points(asset, sc, bar, _limit(query, 50), "bybit"))
     ]
     return _bybit(
         sc, {"symbol": query["symbol"], "category": "linear", "list": rows, "nextPageCursor": ""}
@@ -687,7 +741,7 @@ def okx_oi_history(sc: Scenario, query: dict[str, str]) -> Any:
     bar = _bar_ms(query["period"])
     amount = asset.oi_base["okx"]
     rows = []
-    for ts in reversed(oi_points(asset, sc, bar, _limit(query, 100))):
+    for ts in reversed(oi_points(asset, sc, bar, _limit(query, 100), "okx")):
         close = close_at(asset, ts, sc, bar)
         if close is None:
             continue
@@ -696,7 +750,7 @@ def okx_oi_history(sc: Scenario, query: dict[str, str]) -> Any:
                 str(ts),
                 f"{amount / OKX_CONTRACT_VALUE:.4f}",
                 f"{amount:.4f}",
-                f"{amount * close:.4f}",
+                f"{amount * close * OKX_OI_MARK:.4f}",
             ]
         )
     return _okx(rows)
