@@ -431,3 +431,11 @@ def test_samples_after_asof_are_ignored() -> None:
     assert m.rr25_30d == -2.0
     assert m.liq_buckets == 48
     assert m.liq_long is not None and m.liq_long.liq_24h == pytest.approx(240.0)
+
+
+def test_vol_expansion_over_a_flat_baseline() -> None:
+    # the 60 baseline returns are all zero: any recent volatility is ≥ 1.5 × 0
+    closes = closes_from_returns([0.0] * 60 + alternating(30, 0.01))
+    m = market(closes_1d=closes)
+    assert m.sigma_daily == pytest.approx(0.01 * math.sqrt(30 / 29), rel=1e-9)
+    assert m.vol_expansion is True
