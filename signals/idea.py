@@ -300,14 +300,15 @@ class _Draft:
             horizon_days=self.horizon_days,
         )
 
-    def _check_stop(self, side: Side | None) -> Side:
+    def _check_stop(self, side: Side | None) -> Side | None:
         assert self.entry is not None and self.stop is not None
         stop, entry = self.stop_word, self.entry_word
         if self.stop == self.entry:
             raise _reject(f"stop {stop} equals the entry {entry}")
         if side is None:
-            # A stop below the entry only makes sense for a long, above it only for a short.
-            return "long" if self.stop < self.entry else "short"
+            # No side: both sides are graded (SPEC §7); the position check of the side the
+            # stop does not fit reports it as on the wrong side.
+            return None
         if side == "long" and self.stop > self.entry:
             raise _reject(f"stop {stop} must be below the entry {entry} for a long")
         if side == "short" and self.stop < self.entry:

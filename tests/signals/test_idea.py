@@ -108,9 +108,10 @@ ACCEPTED: list[tuple[str, TradeIdea]] = [
     ("eth sl:2800", idea("ETH", stop=2800)),
     ("eth stop loss at 2.8k", idea("ETH", stop=2800)),
     ("eth short @ 3000 sl 3100", idea("ETH", "short", entry=3000, stop=3100)),
-    # a stop and an entry without a side: the stop says which side
-    ("eth @ 3000 sl 2800", idea("ETH", "long", entry=3000, stop=2800)),
-    ("eth @ 3000 sl 3200", idea("ETH", "short", entry=3000, stop=3200)),
+    # a stop and an entry without a side: both sides are graded (SPEC §7); the grade of the
+    # side the stop does not fit says so
+    ("eth @ 3000 sl 2800", idea("ETH", entry=3000, stop=2800)),
+    ("eth @ 3000 sl 3200", idea("ETH", entry=3000, stop=3200)),
     # horizons
     ("eth for 3d", idea("ETH", horizon_days=3)),
     ("eth 24h", idea("ETH", horizon_days=1)),
@@ -338,8 +339,6 @@ def well_formed_ideas(draw: st.DrawFn) -> tuple[str, TradeIdea]:
         text = "/check " + text
     if draw(st.booleans()):
         text = text.upper() if draw(st.booleans()) else text.lower()
-    if entry is not None and stop is not None and side is None:
-        side = "long" if stop < entry else "short"  # the stop names the side
     expected = idea(base, side, leverage, entry, stop, horizon)
     return text, expected
 
