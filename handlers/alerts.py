@@ -93,7 +93,8 @@ def _alert_drafts(
             )
             rendered[key] = (text, _alert_buttons(result.asset, alerts))
         text, rows = rendered[key]
-        sides = "+".join(a.side for a in alerts)
+        # the transition is part of the key: two alerts of one poll time never collide
+        sides = "+".join(f"{a.side}:{a.old_level}>{a.new_level}" for a in alerts)
         drafts.append(
             Draft(
                 f"alert:{chat_id}:{result.asset}:{sides}:{poll_ms}",

@@ -244,7 +244,14 @@ class GroupsBotAPI(FakeBotAPI):
         if error is None:
             return None
         self.calls.append(
-            ApiCall(len(self.calls), method, dict(raw), status, None, error["description"])
+            ApiCall(
+                len(self.calls),
+                method,
+                {**raw, "chat_id": chat_id},
+                status,
+                None,
+                error["description"],
+            )
         )
         self._changed.set()
         return status, error
