@@ -255,3 +255,19 @@ def test_thresholds_object_is_honoured() -> None:
     data = asset_data("ETH", closes_1h=HOURLY, funding=[venue("x", 0.00035)])
     assert grade_check(idea(), data, ASOF, TH).grades[0].flags["funding"].status == "caution"
     assert grade_check(idea(), data, ASOF, strict).grades[0].flags["funding"].status == "clear"
+
+
+def test_worst_case_counts_unknown_cut_flags_in_the_position_overlay() -> None:
+    # SPEC §4: worst_case_verdict is "the verdict with every unknown counted as caution", and the
+    # verdict includes the position overlay. Liquidations unknown → counted as caution → k 0.5 →
+    # max leverage floor(0.5 / 0.105) = 4 < 5x → the worst case is reduce, not proceed.
+    g = grade(("clear", "clear", "unknown", "clear"), leverage=5).grades[0]
+    assert g.verdict == "proceed"
+    assert g.worst_case_verdict == "reduce"
+    # funding unknown → k 0.75 → floor(0.75 / 0.105) = 7 < 8x
+    g = grade(("clear", "unknown", "clear", "clear"), leverage=8).grades[0]
+    assert g.verdict == "proceed"
+    assert g.worst_case_verdict == "reduce"
+    # and where the cut still leaves room, the worst case stays proceed
+    g = grade(("clear", "unknown", "clear", "clear"), leverage=7).grades[0]
+    assert g.worst_case_verdict == "proceed"
