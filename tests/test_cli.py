@@ -484,21 +484,28 @@ def spec_grade(m: dict[str, Any], side: str, lev: float, mmr: float) -> dict[str
     entry, sigma, h = m["price"], m["sigma_daily"], 7.0
     dist = 1 / lev - mmr
     move = None if sigma is None else 2 * sigma * math.sqrt(h)
-    k = 1.0
-    if flags["liquidations"] == "caution" or m["vol_expansion"]:
-        k *= 0.5
-    if flags["funding"] == "caution":
-        k *= 0.75
-    max_lev = max(1, math.floor(k / ((0.10 if move is None else max(0.10, move)) + mmr)))
-    sign = -1 if side == "long" else 1
+    floor_move = 0.10 if move is None else max(0.10, move)
+
+    def max_leverage(cut_states: set[str]) -> int:
+        k = 1.0
+        if flags["liquidations"] in cut_states or m["vol_expansion"]:
+            k *= 0.5
+        if flags["funding"] in cut_states:
+            k *= 0.75
+        return max(1, math.floor(k / (floor_move + mmr)))
 
     def by_count(n: int) -> str:
         return "wait" if n >= 3 else "reduce" if n == 2 else "proceed"
 
-    verdict = by_count(cautions)
-    if verdict == "proceed" and (dist < 0.10 or lev > max_lev):
-        verdict = "reduce"
-    worst = max(by_count(cautions + unknowns), verdict, key=ORDER.index)
+    def with_overlay(verdict: str, max_lev: int) -> str:
+        return "reduce" if verdict == "proceed" and (dist < 0.10 or lev > max_lev) else verdict
+
+    max_lev = max_leverage({"caution"})
+    sign = -1 if side == "long" else 1
+    verdict = with_overlay(by_count(cautions), max_lev)
+    # the worst case is the verdict with every unknown counted as caution, overlay included
+    worst = with_overlay(by_count(cautions + unknowns), max_leverage({"caution", "unknown"}))
+    worst = max(worst, verdict, key=ORDER.index)
     return {
         "flags": flags,
         "caution_count": cautions,
