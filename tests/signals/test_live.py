@@ -12,7 +12,9 @@ from signals.store import Store
 from tests.helpers.fake_exchange import (
     DAY_MS,
     HOUR_MS,
+    SERVICE_UNAVAILABLE,
     AssetScenario,
+    Fault,
     FundingSpec,
     OptionSpec,
     Scenario,
@@ -327,3 +329,16 @@ async def test_concurrent_checks_of_one_asset_share_in_flight_fetches() -> None:
         single = len(server.requests) - start
     assert shared == single
     assert all(d.oi_usd_1h.equals(results[0][1].oi_usd_1h) for _, d in results)
+
+
+async def test_warm_check_reuses_the_state_until_a_part_changes() -> None:
+    async with live(default_scenario()) as (market, server, clock):
+        _, first = await market.fetch_asset("ETH")
+        _, again = await market.fetch_asset("ETH")
+        clock.now += 61
+        server.fail("okx", Fault(503, SERVICE_UNAVAILABLE, content_type="text/html"))
+        _, later = await market.fetch_asset("ETH")
+    assert again is first
+    assert later is not first
+    assert first.venues_down == ()
+    assert later.venues_down == ("okx",)
