@@ -141,6 +141,10 @@ async def refresh_market(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def _within_limit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     query = update.callback_query
     assert query is not None
+    if query.message is None or not query.message.is_accessible:
+        # Telegram no longer lets the bot see (or edit) that message
+        await answer_quietly(query, render("notice", "text", kind="outdated_button"))
+        return False
     wait_s = rate_limited(context, query.from_user.id)
     if wait_s is None:
         return True

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers import buttons
 from handlers.buttons import check_keyboard, flipped, idea_words
 from settings import Settings
 from signals.idea import TradeIdea, parse_idea
@@ -55,6 +56,21 @@ def test_an_idea_too_long_for_button_data_gets_no_buttons() -> None:
     idea = TradeIdea("ETH", "long", 2.123456789, True, 3012.123456789, 2800.987654321, 1.234567)
 
     assert check_keyboard(idea) is None
+
+
+def test_subscribe_button_appears_only_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    idea = parse_idea("eth long 5x")
+    hidden = check_keyboard(idea)
+    monkeypatch.setattr(buttons, "SUBSCRIBE_ENABLED", True)
+
+    shown = check_keyboard(idea)
+
+    assert hidden is not None and shown is not None
+    assert [b.text for b in hidden.inline_keyboard[0]] == ["🔄 Refresh", "🔁 Flip to short"]
+    assert [(b.text, b.callback_data) for b in shown.inline_keyboard[0]][2] == (
+        "🔔 Warn me about ETH",
+        "s:ETH",
+    )
 
 
 async def test_refresh_with_unchanged_data_reports_up_to_date(
@@ -183,3 +199,18 @@ async def test_button_presses_count_toward_the_rate_limit(
     assert answer is not None and answer["show_alert"] is True
     assert answer["text"].startswith("Easy there: that's 1 checks in a minute")
     assert result.text.startswith("REDUCE · ETH long 5x")
+
+
+async def test_a_button_on_a_message_the_bot_can_no_longer_see_is_explained(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    await bot.send(dm, alice, "/check ETH long 5x")
+    [result] = api.bot_messages(dm)
+    query_id = api.press(result, alice, "🔄 Refresh", inaccessible=True)
+
+    await bot.process_next()
+
+    assert api.answer_of(query_id) == {
+        "callback_query_id": query_id,
+        "text": "This button is from an older version of Preflight. Send the check again.",
+    }

@@ -182,3 +182,15 @@ async def test_html_in_user_input_is_shown_literally(bot: BotHarness, api: FakeB
     greeting, problem = api.bot_messages(chat)
     assert greeting.text.splitlines()[0] == "Hi <b>Eve</b> & <script>co</script>!"
     assert problem.text == f"'x' needs a number, like 5x.\n{USAGE}"
+
+
+async def test_the_longest_reply_stays_within_telegrams_limit(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    # both sides, a stop, an entry, a horizon and an unknown flag: every optional line shows
+    await bot.send(dm, alice, "/check doge 3x @ 0.21 stop 0.19 for 2w")
+
+    [reply] = api.bot_messages(dm)
+    assert reply.edits == 1
+    assert reply.text.count("· DOGE ") == 2
+    assert 2000 < len(reply.text) < 4096

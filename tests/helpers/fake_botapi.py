@@ -509,8 +509,17 @@ class FakeBotAPI:
         self.push_update({"message": message.data})
         return message
 
-    def press(self, message: StoredMessage, user: FakeUser, text: str | None = None) -> str:
-        """A user presses the inline button labelled `text` (or the only one); return query id."""
+    def press(
+        self,
+        message: StoredMessage,
+        user: FakeUser,
+        text: str | None = None,
+        inaccessible: bool = False,
+    ) -> str:
+        """A user presses the inline button labelled `text` (or the only one); return query id.
+
+        `inaccessible`: Telegram no longer shows the bot the message (it sends date 0).
+        """
         buttons = message.buttons
         chosen = [b for b in buttons if text is None or b["text"] == text]
         if len(chosen) != 1:
@@ -520,7 +529,11 @@ class FakeBotAPI:
         query = {
             "id": query_id,
             "from": user.to_dict(),
-            "message": message.data,
+            "message": (
+                {"chat": message.chat.to_dict(), "message_id": message.message_id, "date": 0}
+                if inaccessible
+                else message.data
+            ),
             "chat_instance": str(message.chat.id * 7),
             "data": chosen[0]["callback_data"],
         }
