@@ -13,6 +13,7 @@ import asyncio
 import logging
 import math
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from datetime import timedelta
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
 from signals.userdata import OutboxMessage, UserData
 
@@ -132,6 +134,7 @@ class Broadcaster:
         self.clock = clock
         self.sleep = sleep
         self._lock = asyncio.Lock()
+        self._moved: dict[int, int] = {}
 
     async def drain(self) -> DeliveryReport:
         """Send every pending message, each chat's in order; return what happened."""
@@ -188,7 +191,9 @@ class Broadcaster:
             self.pacer.forget(messages[0].chat_id)
 
     async def _deliver(self, message: OutboxMessage, report: DeliveryReport) -> None:
-        chat_id, thread_id = message.chat_id, message.thread_id
+        # a chat that migrated earlier in this drain: its later messages follow it
+        chat_id = self._moved.get(message.chat_id, message.chat_id)
+        thread_id = message.thread_id
         transient = 0
         while True:
             await self.pacer.wait_turn(chat_id)
@@ -196,13 +201,14 @@ class Broadcaster:
                 sent_id = await self._send(message, chat_id, thread_id)
             except RetryAfter as e:
                 report.rate_limited += 1
-                wait = _seconds(e.retry_after)
+                wait = _retry_after_s(e)
                 log.warning("429 from Telegram: every sender pauses %.1fs", wait)
                 self.pacer.pause(wait)
                 continue
             except ChatMigrated as e:
                 log.info("chat %d became supergroup %d", chat_id, e.new_chat_id)
                 self.users.migrate_chat(chat_id, e.new_chat_id)
+                self._moved[chat_id] = e.new_chat_id
                 if self.on_migrated is not None:
                     await self.on_migrated(chat_id, e.new_chat_id)
                 chat_id = e.new_chat_id
@@ -278,5 +284,9 @@ def _markup(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
     )
 
 
-def _seconds(value: int | timedelta) -> float:
+def _retry_after_s(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # PTB 22 warns that the type becomes timedelta; both are handled here
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
