@@ -171,7 +171,12 @@ class LiveMarket:
         """Create one exchange per venue, load markets once, schedule their refresh."""
         names = list(dict.fromkeys([*self.settings.venues, *self.settings.options_venues]))
         for name in names:
-            self._venues[name] = _Venue(self._configure(name, self._factory(name)))
+            try:
+                exchange = self._factory(name)
+            except AttributeError:
+                log.error("venue %r is not a ccxt exchange id: skipped", name)
+                continue
+            self._venues[name] = _Venue(self._configure(name, exchange))
         await asyncio.gather(*(self._load_markets(v) for v in self.settings.venues))
         self._refresh_task = asyncio.create_task(self._refresh_markets_forever())
 

@@ -215,3 +215,11 @@ async def test_unknown_asset_without_anything_close() -> None:
         with pytest.raises(UnknownAsset) as caught:
             await market.fetch_asset("ZZZZZZ")
     assert caught.value.close_matches == ()
+
+
+async def test_a_venue_id_ccxt_does_not_know_is_skipped() -> None:
+    settings = Settings(venues=("binanceusdm", "binanceusdmm"))
+    async with live(default_scenario(), settings) as (market, _, _c):
+        _, data = await market.fetch_asset("ETH")
+    assert [f.venue for f in data.funding] == ["binanceusdm"]
+    assert data.venues_down == ()
