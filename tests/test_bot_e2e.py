@@ -67,13 +67,8 @@ async def test_every_command_answers_in_a_private_chat(api: FakeBotAPI, bot: Pol
         firsts[text] = reply.text.splitlines()[0][: len(expected[text])]
 
     assert firsts == expected
-    assert [c["command"] for c in api.commands["default"]] == [
-        "check",
-        "market",
-        "rules",
-        "help",
-        "start",
-    ]
+    core = ["check", "market", "rules", "help", "start"]
+    assert [c["command"] for c in api.commands["default"] if c["command"] in core] == core
 
 
 async def test_group_topic_check_with_buttons(api: FakeBotAPI, bot: PollingBot) -> None:
