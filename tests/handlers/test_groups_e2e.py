@@ -1,0 +1,125 @@
+"""End to end over HTTP: a group's summary with chart, a member's warnings, across restarts.
+
+The real Application long-polls the fake Bot API server on 127.0.0.1; the market is the
+PREFLIGHT_SNAPSHOT file, swapped to move ETH from crowded to stressed to calm.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from handlers.alerts import WATCHER_JOB
+from handlers.groups import CLOCK
+from settings import Settings
+from signals.chart import HEIGHT_PX, WIDTH_PX
+from tests.handlers.test_alerts import Market
+from tests.helpers.fake_botapi import FakeChat, StoredMessage
+from tests.helpers.groups_api import GroupsBotAPI
+from tests.helpers.telegram import PollingBot, bot_settings
+
+TOPIC = 11
+STRESS = "🔴 ETH long: STRESS — 3 of 4 flags in caution (was elevated)"
+ALL_CLEAR = "✅ ETH long: all clear — stress is over, now 🟢 calm with 0 of 4 flags"
+
+
+class Ticking:
+    """A clock that starts at 08:00 in Berlin and moves one second per read."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 5, 20, 6, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[GroupsBotAPI]:
+    fake = GroupsBotAPI()
+    await fake.start()
+    yield fake
+    await fake.close()
+    assert fake.failures == []
+
+
+@pytest.fixture
+def market(tmp_path: Path) -> Market:
+    return Market(tmp_path / "snapshot.json")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, market: Market) -> Settings:
+    return bot_settings(tmp_path, snapshot_path=str(market.path))
+
+
+def running(api: GroupsBotAPI, settings: Settings, clock: Ticking) -> PollingBot:
+    bot = PollingBot(api, settings)
+    bot.app.bot_data[CLOCK] = clock
+    return bot
+
+
+async def run_job(bot: PollingBot, name: str) -> None:
+    assert bot.app.job_queue is not None
+    [job] = bot.app.job_queue.get_jobs_by_name(name)
+    await job.run(bot.app)
+
+
+def in_topic(api: GroupsBotAPI, chat: FakeChat) -> list[StoredMessage]:
+    return [m for m in api.bot_messages(chat) if m.thread_id == TOPIC]
+
+
+def alert_heads(api: GroupsBotAPI, chat: FakeChat) -> list[str]:
+    heads = ("🔴", "✅", "🟠", "🟢")
+    return [m.text.splitlines()[0] for m in in_topic(api, chat) if m.text.startswith(heads)]
+
+
+async def test_group_summary_and_member_warnings_once_each_across_restarts(
+    api: GroupsBotAPI, settings: Settings, market: Market
+) -> None:
+    clock = Ticking()
+    forum = api.group_chat("Derivatives desk", forum=True)
+    ada, max_ = api.user("Ada", "ada"), api.user("Max", "max")
+    api.make_admin(forum, ada)
+
+    async with running(api, settings, clock) as first:
+        asked = api.user_message(forum, ada, "/daily 08:00 Europe/Berlin", thread_id=TOPIC)
+        reply = await api.reply_to(asked)
+        assert reply.text.startswith("Daily summary set: every day at 08:00 Europe/Berlin")
+
+        await run_job(first, f"daily:{forum.id}")
+        summary, chart = in_topic(api, forum)[-2:]
+        assert summary.text.startswith("Preflight daily · Wed 20 May 2026, 08:00 (Europe/Berlin)")
+        [photo] = api.photos_in(forum)
+        assert (photo.thread_id, photo.caption.split(" · ")[0]) == (TOPIC, "SOL")
+        assert photo.image[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", photo.image[16:24]) == (WIDTH_PX, HEIGHT_PX)
+        assert chart.data["photo"]
+
+        asked = api.user_message(forum, max_, "/subscribe ETH", thread_id=TOPIC)
+        reply = await api.reply_to(asked)
+        assert reply.text.startswith("🔔 Subscribed: ETH long + short")
+
+        market.set("stressed")
+        await run_job(first, WATCHER_JOB)
+        assert alert_heads(api, forum) == [STRESS]
+
+    async with running(api, settings, clock) as second:
+        await run_job(second, WATCHER_JOB)  # still stressed: no repeat
+        market.set("calm")
+        await run_job(second, WATCHER_JOB)  # one calm poll is not enough
+        assert alert_heads(api, forum) == [STRESS]
+
+    async with running(api, settings, clock) as third:
+        await run_job(third, WATCHER_JOB)  # the second calm poll, after a restart
+        await run_job(third, WATCHER_JOB)
+        await run_job(third, f"daily:{forum.id}")  # restored at start-up; today's is posted
+
+    assert alert_heads(api, forum) == [STRESS, ALL_CLEAR]
+    assert len([m for m in in_topic(api, forum) if m.text.startswith("Preflight daily")]) == 1
+    assert len(api.photos_in(forum)) == 1
+    assert api.too_many_requests == 0
