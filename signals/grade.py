@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -72,6 +73,20 @@ def worse(a: Verdict, b: Verdict) -> Verdict:
     return a if VERDICT_ORDER[a] >= VERDICT_ORDER[b] else b
 
 
+def _overlay(position: Position, leverage: float) -> tuple[str, ...]:
+    """Why the position check would raise a proceed: fails 10%, leverage above max."""
+    reasons: list[str] = []
+    if not position.survives_10pct:
+        reasons.append("fails_10pct")
+    if leverage > position.max_leverage:
+        reasons.append("above_max_leverage")
+    return tuple(reasons)
+
+
+def _with_overlay(flag_verdict: Verdict, overlay: tuple[str, ...]) -> Verdict:
+    return "reduce" if flag_verdict == "proceed" and overlay else flag_verdict
+
+
 def grade_side(
     market: Market,
     side: Side,
@@ -98,13 +113,30 @@ def grade_side(
         stop=idea.stop,
     )
     flag_verdict = verdict_for(caution, th)
-    overlay: list[str] = []
-    if not position.survives_10pct:
-        overlay.append("fails_10pct")
-    if idea.leverage > position.max_leverage:
-        overlay.append("above_max_leverage")
-    verdict = "reduce" if flag_verdict == "proceed" and overlay else flag_verdict
-    worst = worse(verdict_for(caution + unknown, th), verdict)
+    overlay = _overlay(position, idea.leverage)
+    verdict = _with_overlay(flag_verdict, overlay)
+    # The worst case is the whole verdict again with every unknown flag read as a caution,
+    # so an unknown liquidations or funding flag also cuts max leverage.
+    worst = verdict
+    if unknown:
+        as_caution = {
+            name: dataclasses.replace(f, status="caution") if f.status == "unknown" else f
+            for name, f in flags.items()
+        }
+        worst_position = check_position(
+            side,
+            idea.leverage,
+            entry,
+            horizon,
+            mmr,
+            market.sigma_daily,
+            market.vol_expansion,
+            as_caution,
+            th,
+            stop=idea.stop,
+        )
+        worst_overlay = _overlay(worst_position, idea.leverage)
+        worst = worse(_with_overlay(verdict_for(caution + unknown, th), worst_overlay), verdict)
     return Grade(
         side=side,
         leverage=idea.leverage,
@@ -119,7 +151,7 @@ def grade_side(
         flag_verdict=flag_verdict,
         verdict=verdict,
         worst_case_verdict=worst,
-        overlay=tuple(overlay) if verdict != flag_verdict else (),
+        overlay=overlay if verdict != flag_verdict else (),
         position=position,
     )
 
