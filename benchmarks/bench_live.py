@@ -38,7 +38,7 @@ async def _market(server: FakeExchangeServer, clock: Clock) -> LiveMarket:
 async def run(latency_s: float) -> dict[str, float]:
     """Measure the three figures; return them by name."""
     scenario = default_scenario()
-    server = FakeExchangeServer(scenario, latency_s=latency_s)
+    server = FakeExchangeServer(scenario, latency_s=latency_s, venue_rate_limits=True)
     await server.start()
     clock = Clock(scenario.now_ms)  # frozen: every check falls within the TTLs
     try:

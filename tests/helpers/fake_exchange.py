@@ -173,9 +173,14 @@ def _rewrite(value: Any, base_url: str) -> Any:
 class FakeExchangeServer:
     """The loopback server: routes, latency injection, faults and a request log."""
 
-    def __init__(self, scenario: Scenario, latency_s: float = 0.0) -> None:
+    def __init__(
+        self, scenario: Scenario, latency_s: float = 0.0, venue_rate_limits: bool = False
+    ) -> None:
         self.scenario = scenario
         self.latency_s = latency_s
+        # False: exchanges get a 1 ms rateLimit, so tests that fire many requests are not
+        # slowed by limits the loopback does not need; the benchmark keeps the venues' own
+        self.venue_rate_limits = venue_rate_limits
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.faults: dict[tuple[str, str | None], Fault] = {}
         self._runner: web.AppRunner | None = None
@@ -204,6 +209,10 @@ class FakeExchangeServer:
     def exchange(self, venue: str) -> ccxt_async.Exchange:
         """A real ccxt exchange for `venue` whose requests all come here."""
         ex = getattr(ccxt_async, venue)({"enableRateLimit": True})
+        # ccxt lingers 250 ms in close() for remote sockets to drain; loopback needs none
+        ex.timeout_on_exit = 0
+        if not self.venue_rate_limits:
+            ex.rateLimit = 1
         point_at(ex, self.base_url)
         return ex
 

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from settings import Settings
+from signals.derived import compute_market
+from signals.snapshot import load_snapshot, write_snapshot
 from signals.store import Store
+from signals.thresholds import Thresholds
 from tests.helpers.fake_exchange import (
     DAY_MS,
     HOUR_MS,
@@ -342,3 +345,31 @@ async def test_warm_check_reuses_the_state_until_a_part_changes() -> None:
     assert later is not first
     assert first.venues_down == ()
     assert later.venues_down == ("okx",)
+
+
+async def test_live_state_grades_the_same_after_a_snapshot_round_trip(tmp_path: Path) -> None:
+    scenario = default_scenario()
+    scenario.assets["ETH"].funding = {
+        "binanceusdm": FundingSpec(0.0002, 4, [0.0002] * 30),
+        "bybit": FundingSpec(-0.0001, 8, [-0.0001] * 15),
+        "okx": FundingSpec(0.00005, 1, [0.00005] * 100),
+    }
+    scenario.assets["ETH"].options = flat_wing_options(scenario.now_ms, 3200.0, 50.0, 56.0)
+    async with live(scenario) as (market, _, _c):
+        asof, data = await market.fetch_asset("ETH")
+    graded_live = compute_market(data, asof, Thresholds())
+    path = tmp_path / "live.json"
+    write_snapshot(path, asof, {"ETH": data})
+    replay_asof, assets = load_snapshot(path)
+    assert replay_asof == asof
+    assert compute_market(assets["ETH"], replay_asof, Thresholds()) == graded_live
+    # OI-weighted 8h funding by hand: r8 = rate × 8 / interval
+    # Binance 0.0002 × 8/4 = 0.0004, Bybit −0.0001, OKX 0.00005 × 8/1 = 0.0004
+    w_binance, w_bybit, w_okx = 1000 * 3199 * 1.0005, 500 * 3199, 250 * 3199 * 0.9995
+    expected = (0.0004 * w_binance - 0.0001 * w_bybit + 0.0004 * w_okx) / (
+        w_binance + w_bybit + w_okx
+    )
+    assert graded_live.funding_8h == pytest.approx(expected)
+    assert graded_live.funding_8h_3d_avg == pytest.approx(expected)
+    assert graded_live.rr25_30d == pytest.approx(-6.0)
+    assert graded_live.price == 3199.0
