@@ -49,8 +49,6 @@ _SEND_COMMON = {
 
 PARAMS: dict[str, dict[str, str]] = {
     "getMe": {},
-    "logOut": {},
-    "close": {},
     "deleteWebhook": {"drop_pending_updates": BOOL},
     "getUpdates": {"offset": INT, "limit": INT, "timeout": INT, "allowed_updates": JSON},
     "setMyCommands": {"commands": JSON, "scope": JSON, "language_code": STR},
@@ -359,8 +357,6 @@ class FakeBotAPI:
         self.required: dict[str, set[str]] = {k: set(v) for k, v in REQUIRED.items()}
         self.methods: dict[str, Handler] = {
             "getMe": FakeBotAPI._get_me,
-            "logOut": FakeBotAPI._true,
-            "close": FakeBotAPI._true,
             "deleteWebhook": FakeBotAPI._true,
             "getUpdates": FakeBotAPI._get_updates,
             "setMyCommands": FakeBotAPI._set_my_commands,
