@@ -9,8 +9,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from signals.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from signals.market import LiquidationCoverage
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +263,16 @@ class Store:
             gone += conn.execute("DELETE FROM liq_coverage WHERE end_ms <= ?", (cut,)).rowcount
             gone += conn.execute("DELETE FROM liq_gaps WHERE end_ms <= ?", (cut,)).rowcount
         return gone
+
+
+def read_liquidations(
+    store: Store, asset: str, asof_ms: int, hours: int = 168
+) -> tuple[pd.DataFrame, LiquidationCoverage]:
+    """SPEC `liquidations_1h` and its coverage from the store (see signals.liq_history)."""
+    # imported here: liq_history builds on this module
+    from signals.liq_history import read_liquidations as read
+
+    return read(store, asset, asof_ms, hours)
 
 
 def _statements(sql: str) -> list[str]:
