@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from telegram import Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from handlers import buttons, groups
@@ -267,11 +267,7 @@ async def subscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """The Subscribe button under a check or dashboard: both sides of its asset."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    message = query.message
-    chat_id = message.chat.id if message is not None else query.from_user.id
-    thread_id = None
-    if message is not None and getattr(message, "is_topic_message", False):
-        thread_id = message.message_thread_id  # type: ignore[union-attr]
+    chat_id, thread_id = _where(query)
     try:
         text = await subscribe_chat(
             context, chat_id, query.data[len(buttons.SUBSCRIBE) :], ("long", "short"), thread_id
@@ -310,17 +306,23 @@ async def alert_check_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         await answer_quietly(query, render("problem", "text", error=e)[:200], show_alert=True)
         return
     await answer_quietly(query)
-    message = query.message
-    chat_id = message.chat.id if message is not None else query.from_user.id
-    thread_id = None
-    if message is not None and getattr(message, "is_topic_message", False):
-        thread_id = message.message_thread_id  # type: ignore[union-attr]
+    chat_id, thread_id = _where(query)
     await context.bot.send_message(
         chat_id,
         render_check(result, "html", settings(context).thresholds),
         message_thread_id=thread_id,
         reply_markup=buttons.check_keyboard(idea),
     )
+
+
+def _where(query: CallbackQuery) -> tuple[int, int | None]:
+    """The chat and forum topic a button was pressed in."""
+    message = query.message
+    if message is None:
+        return query.from_user.id, None
+    if isinstance(message, Message):
+        return message.chat.id, groups.topic_of(message)
+    return message.chat.id, None  # too old to read: its chat is still known
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

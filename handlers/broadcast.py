@@ -280,7 +280,15 @@ def _markup(rows: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(**button) for button in row] for row in rows]
+        [
+            [
+                InlineKeyboardButton(
+                    b["text"], callback_data=b.get("callback_data"), url=b.get("url")
+                )
+                for b in row
+            ]
+            for row in rows
+        ]
     )
 
 

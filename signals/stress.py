@@ -22,17 +22,16 @@ FLAG_ORDER: tuple[str, ...] = ("open_interest", "funding", "liquidations", "skew
 CONFIRM_POLLS = 2
 
 
-class _Flag(Protocol):
-    status: str
-
-
 class _Grade(Protocol):
-    side: str
-    flags: Mapping[str, Any]
+    @property
+    def side(self) -> str: ...
+    @property
+    def flags(self) -> Mapping[str, Any]: ...
 
 
 class _Result(Protocol):
-    grades: Sequence[Any]
+    @property
+    def grades(self) -> Sequence[Any]: ...
 
 
 @dataclass(frozen=True)

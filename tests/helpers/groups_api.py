@@ -152,10 +152,10 @@ class GroupsBotAPI(FakeBotAPI):
         super().__init__(*args, **kwargs)
         self.params["sendPhoto"] = dict(SEND_PHOTO)
         self.required["sendPhoto"] = {"chat_id", "photo"}
-        self.methods["sendPhoto"] = GroupsBotAPI._send_photo
+        self.methods["sendPhoto"] = GroupsBotAPI._send_photo  # type: ignore[assignment]
         self.params["getChatMember"] = {"chat_id": "chat_id", "user_id": INT}
         self.required["getChatMember"] = {"chat_id", "user_id"}
-        self.methods["getChatMember"] = GroupsBotAPI._get_chat_member
+        self.methods["getChatMember"] = GroupsBotAPI._get_chat_member  # type: ignore[assignment]
         self.admins: dict[int, set[int]] = {}
         self.blocked: dict[int, str] = {}
         self.migrated: dict[int, int] = {}
@@ -285,7 +285,7 @@ class GroupsBotAPI(FakeBotAPI):
         image = params["photo"]
         if not image.startswith(PNG_SIGNATURE):
             raise ApiError("Bad Request: IMAGE_PROCESS_FAILED")
-        caption, entities = "", []
+        caption, entities = "", []  # type: tuple[str, list[dict[str, Any]]]
         if params.get("caption"):
             caption, entities = self._render_text({**params, "text": params["caption"]})
             if len(caption) > MAX_CAPTION:
@@ -361,7 +361,7 @@ class UploadingRequest(RecordingRequest):
         uploads = {
             name: part[1]
             for name, part in request_data.multipart_data.items()
-            if isinstance(part, tuple)
+            if isinstance(part, tuple) and isinstance(part[1], bytes)
         }
         status, body = await self.api.call(endpoint, attach(raw, uploads))
         return status, json.dumps(body).encode()
