@@ -17,7 +17,7 @@ import signal
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -133,10 +133,15 @@ class LiquidationCollector:
             ", ".join(self._backfiller.venues) or "none",
         )
         if self._backfiller.venues:
-            self._tasks.append(asyncio.create_task(self._backfiller.run(), name="liq-backfill"))
+            self._spawn(self._backfiller.run(), "liq-backfill")
         for venue in self.venues:
-            self._tasks.append(asyncio.create_task(self._run_venue(venue), name=f"liq-{venue}"))
-        self._tasks.append(asyncio.create_task(self._flush_loop(), name="liq-flush"))
+            self._spawn(self._run_venue(venue), f"liq-{venue}")
+        self._spawn(self._flush_loop(), "liq-flush")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_unexpected_end)
+        self._tasks.append(task)
 
     async def stop(self) -> None:
         """Cancel the tasks, close the open spans, flush what is pending, close exchanges."""
@@ -396,6 +401,15 @@ class LiquidationCollector:
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
+
+
+def _log_unexpected_end(task: asyncio.Task[None]) -> None:
+    """A collector task must only end by cancellation: say loudly if one died."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("liquidation task %s died", task.get_name(), exc_info=error)
 
 
 def contract_specs(

@@ -307,3 +307,24 @@ async def test_collect_main_runs_until_sigterm(tmp_path: Path) -> None:
     assert store.read_liq_minutes("SOL", 0, 2**62) == [
         LiqMinute("SOL", "okx", "long", H0, 1500.0, 1)
     ]
+
+
+async def test_a_task_dying_of_a_bug_is_logged_not_silent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        async def load_markets(self) -> None:
+            raise RuntimeError("a bug, not a network fault")
+
+        async def close(self) -> None:
+            return None
+
+    collector = LiquidationCollector(
+        Settings(venues=("okx",)),
+        Store(tmp_path / "b.sqlite"),
+        exchange_factory=lambda venue: Broken(),
+        backfill_venues=(),
+    )
+    await collector.start()
+    await wait_for(lambda: "liquidation task liq-okx died" in caplog.text)
+    await collector.stop()
