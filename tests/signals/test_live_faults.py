@@ -223,3 +223,15 @@ async def test_a_venue_id_ccxt_does_not_know_is_skipped() -> None:
         _, data = await market.fetch_asset("ETH")
     assert [f.venue for f in data.funding] == ["binanceusdm"]
     assert data.venues_down == ()
+
+
+async def test_a_failed_market_refresh_keeps_the_loaded_markets() -> None:
+    settings = Settings(markets_refresh_s=0.05)
+    async with live(default_scenario(), settings) as (market, server, _c):
+        server.fail("binanceusdm", Fault(503, SERVICE_UNAVAILABLE), path="/exchangeInfo")
+        await asyncio.sleep(0.3)
+        refreshes = server.count("binanceusdm", "/exchangeInfo")
+        _, data = await market.fetch_asset("ETH")
+    assert refreshes > 1
+    assert data.sources["price"] == "binanceusdm"
+    assert data.venues_down == ()
