@@ -40,6 +40,7 @@ class Settings:
     watchlist: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "DOGE")
     collect_liquidations: bool = True
     liq_retention_days: int = 30
+    liq_backfill_venues: tuple[str, ...] = ("gate", "htx")
     summary_assets: tuple[str, ...] = ("BTC", "ETH", "SOL")
     warn_interval_s: float = 300.0
     broadcast_per_second: float = 30.0
@@ -70,6 +71,7 @@ ENV_FIELDS: dict[str, str] = {
     "PREFLIGHT_WATCHLIST": "watchlist",
     "PREFLIGHT_COLLECT_LIQUIDATIONS": "collect_liquidations",
     "PREFLIGHT_LIQ_RETENTION_DAYS": "liq_retention_days",
+    "PREFLIGHT_LIQ_BACKFILL_VENUES": "liq_backfill_venues",
     "PREFLIGHT_SUMMARY_ASSETS": "summary_assets",
     "PREFLIGHT_WARN_INTERVAL_S": "warn_interval_s",
     "PREFLIGHT_BROADCAST_PER_SECOND": "broadcast_per_second",
