@@ -89,7 +89,11 @@ async def test_binance_429_is_retried_then_price_falls_back_to_bybit() -> None:
 
 async def test_a_5xx_that_clears_within_the_retries_costs_nothing() -> None:
     async with live(default_scenario()) as (market, server, _c):
-        server.fail("bybit", Fault(503, SERVICE_UNAVAILABLE, "", times=1), path="/funding/history")
+        server.fail(
+            "bybit",
+            Fault(503, SERVICE_UNAVAILABLE, content_type="text/html", times=1),
+            path="/funding/history",
+        )
         _, data = await market.fetch_asset("ETH")
         attempts = server.count("bybit", "/funding/history")
     assert attempts == 2
