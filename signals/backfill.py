@@ -25,7 +25,6 @@ from signals.store import MINUTE_MS, CoverageSpan, LiqMinute, Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BACKFILL_VENUES = ("gate", "htx")
 BACKFILL_HOURS = 168
 REFRESH_S = 60.0
 GATE_BAR_MS = 5 * MINUTE_MS

@@ -24,7 +24,7 @@ from typing import Any
 import ccxt
 
 from settings import Settings
-from signals.backfill import DEFAULT_BACKFILL_VENUES, Backfiller
+from signals.backfill import Backfiller
 from signals.liquidations import ContractSpec, LiquidationEvent, market_id_of, normalise
 from signals.market import DAY_MS
 from signals.store import MINUTE_MS, CoverageSpan, LiqGap, LiqMinute, Store
@@ -79,7 +79,7 @@ class LiquidationCollector:
         self._factory = exchange_factory or default_exchange_factory
         self._clock = clock
         if backfill_venues is None:
-            backfill_venues = getattr(settings, "liq_backfill_venues", DEFAULT_BACKFILL_VENUES)
+            backfill_venues = settings.liq_backfill_venues
         self._backfiller = Backfiller(
             store,
             self.assets,
