@@ -267,7 +267,7 @@ def check_json(result: CheckResult, thresholds: Any = None) -> dict[str, Any]:
                     name: {
                         "status": f.status,
                         "reason": flag_reason(result, g.side, name, thresholds),
-                        "values": dict(f.values),
+                        "values": _flag_values(result, name, f.values),
                     }
                     for name, f in g.flags.items()
                 },
@@ -294,6 +294,18 @@ def check_json(result: CheckResult, thresholds: Any = None) -> dict[str, Any]:
         "market": market,
         "grades": grades,
     }
+
+
+def _flag_values(result: CheckResult, name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A flag's numbers; the liquidation flag also says which venues and hours it counted."""
+    out = dict(values)
+    cov = result.liq_coverage
+    if name == "liquidations" and cov is not None:
+        out["venues"] = list(cov.venues)
+        out["hours_covered"] = cov.hours_covered
+        out["since"] = cov.since_ms
+        out["lower_bound"] = bool(cov.lower_bound_venues)
+    return out
 
 
 def _default_thresholds() -> Any:
