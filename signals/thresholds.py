@@ -32,11 +32,9 @@ class Thresholds:
     vol_expansion_ratio: float = 1.5
     # position check
     survive_move: float = 0.10
-    default_mmr: float = 0.005
     default_horizon_days: float = 7.0
     k_cut_liq_or_vol: float = 0.5
     k_cut_funding: float = 0.75
-    max_leverage_cap: float = 125.0
     # the two-and-three-flag rule
     reduce_at_flags: int = 2
     wait_at_flags: int = 3
