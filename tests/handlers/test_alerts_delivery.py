@@ -196,3 +196,19 @@ async def test_a_message_telegram_refuses_is_marked_failed_not_retried(
     assert (report.sent, report.failed, again.sent, again.failed) == (1, 1, 0, 0)
     assert users.outbox_counts() == {"failed": 1, "sent": 1}
     assert texts(api, chat) == ["fine"]
+
+
+async def test_sending_faster_than_telegram_allows_is_throttled_by_retry_after(
+    bot: Bot, api: GroupsBotAPI, users: UserData
+) -> None:
+    chats = private_chats(api, 80)
+    api.enforce_flood_limits(per_second=40)
+    users.enqueue([Draft(f"a{c.id}", c.id, "hi") for c in chats])
+    # misconfigured: twice Telegram's rate; the 429s must slow it down, not lose messages
+    broadcaster = Broadcaster(bot, users, per_second=80, per_group_minute=20)
+
+    report = await broadcaster.drain()
+
+    assert report.sent == 80
+    assert report.rate_limited == api.too_many_requests > 0
+    assert all(texts(api, c) == ["hi"] for c in chats)
