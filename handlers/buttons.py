@@ -16,7 +16,6 @@ from templates import render, render_check
 log = logging.getLogger(__name__)
 
 # Issue 6 (warnings) wires Subscribe: flip this on and register a handler for SUBSCRIBE.
-SUBSCRIBE_ENABLED = False
 
 # callback_data prefixes; the rest is the idea in SPEC §8 words, so buttons survive restarts.
 REFRESH, FLIP, MARKET_REFRESH, SUBSCRIBE = "r:", "f:", "m:", "s:"
@@ -65,22 +64,20 @@ def _button(kind: str, data: str, **ctx: str) -> InlineKeyboardButton | None:
 
 
 def check_keyboard(idea: TradeIdea) -> InlineKeyboardMarkup | None:
-    """Refresh and Flip (for a one-sided idea), plus Subscribe when enabled."""
+    """Refresh, Flip (for a one-sided idea) and Subscribe to the asset's stress warnings."""
     words = idea_words(idea)
     row = [_button("refresh", REFRESH + words)]
     if idea.side:
         row.append(_button("flip", FLIP + words, side="short" if idea.side == "long" else "long"))
-    if SUBSCRIBE_ENABLED:
-        row.append(_button("subscribe", SUBSCRIBE + idea.asset, asset=idea.asset))
+    row.append(_button("subscribe", SUBSCRIBE + idea.asset, asset=idea.asset))
     buttons = [b for b in row if b is not None]
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
 def market_keyboard(asset: str) -> InlineKeyboardMarkup | None:
-    """Refresh for the market dashboard, plus Subscribe when enabled."""
+    """Refresh for the market dashboard, and Subscribe to the asset's stress warnings."""
     row = [_button("refresh", MARKET_REFRESH + asset)]
-    if SUBSCRIBE_ENABLED:
-        row.append(_button("subscribe", SUBSCRIBE + asset, asset=asset))
+    row.append(_button("subscribe", SUBSCRIBE + asset, asset=asset))
     buttons = [b for b in row if b is not None]
     return InlineKeyboardMarkup([buttons]) if buttons else None
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from handlers import alerts, buttons
+from handlers import alerts
 from settings import Settings
 from signals.snapshot import DEMO_PATH
 from tests.helpers.fake_botapi import FakeChat, FakeUser
@@ -265,9 +265,7 @@ async def test_subscribe_button_under_a_check(
     api: GroupsBotAPI,
     dm: FakeChat,
     alice: FakeUser,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(buttons, "SUBSCRIBE_ENABLED", True)
     await bot.send(dm, alice, "/check SOL long 3x")
     result = api.bot_messages(dm)[-1]
     query_id = await bot.press(result, alice, "🔔 Warn me about SOL")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from handlers import buttons
 from handlers.buttons import check_keyboard, flipped, idea_words
 from settings import Settings
 from signals.idea import TradeIdea, parse_idea
@@ -49,24 +48,23 @@ def test_a_realistic_long_idea_fits_in_button_data() -> None:
     assert [b.callback_data for b in keyboard.inline_keyboard[0]] == [
         "r:1000PEPE long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
         "f:1000PEPE long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
+        "s:1000PEPE",
     ]
 
 
-def test_an_idea_too_long_for_button_data_gets_no_buttons() -> None:
+def test_an_idea_too_long_for_button_data_gets_only_subscribe() -> None:
     idea = TradeIdea("ETH", "long", 2.123456789, True, 3012.123456789, 2800.987654321, 1.234567)
 
-    assert check_keyboard(idea) is None
+    keyboard = check_keyboard(idea)
+
+    assert keyboard is not None
+    assert [b.callback_data for b in keyboard.inline_keyboard[0]] == ["s:ETH"]
 
 
-def test_subscribe_button_appears_only_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    idea = parse_idea("eth long 5x")
-    hidden = check_keyboard(idea)
-    monkeypatch.setattr(buttons, "SUBSCRIBE_ENABLED", True)
+def test_subscribe_button_sits_under_every_check() -> None:
+    shown = check_keyboard(parse_idea("eth long 5x"))
 
-    shown = check_keyboard(idea)
-
-    assert hidden is not None and shown is not None
-    assert [b.text for b in hidden.inline_keyboard[0]] == ["🔄 Refresh", "🔁 Flip to short"]
+    assert shown is not None
     assert [(b.text, b.callback_data) for b in shown.inline_keyboard[0]][2] == (
         "🔔 Warn me about ETH",
         "s:ETH",
@@ -124,7 +122,7 @@ async def test_flip_grades_the_other_side_in_place_and_flips_back(
     await bot.press(result, alice, "🔁 Flip to long")
 
     assert short_text.startswith("PROCEED · ETH short 5x")
-    assert short_buttons == ["🔄 Refresh", "🔁 Flip to long"]
+    assert short_buttons == ["🔄 Refresh", "🔁 Flip to long", "🔔 Warn me about ETH"]
     assert result.text.startswith("REDUCE · ETH long 5x")
     assert len(api.bot_messages(dm)) == 1
 

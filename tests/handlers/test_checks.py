@@ -21,7 +21,7 @@ async def test_check_edits_progress_into_result(
     assert progress.params["text"] == "Checking <b>ETH</b> long 5x…"
     assert reply.edits == 1
     assert reply.text.startswith("REDUCE · ETH long 5x\n2 of 4 flags in caution")
-    assert reply.button_texts == ["🔄 Refresh", "🔁 Flip to short"]
+    assert reply.button_texts == ["🔄 Refresh", "🔁 Flip to short", "🔔 Warn me about ETH"]
     assert reply.reply_to_id is None  # no quoting in a private chat
     assert asked.message_id < reply.message_id
 
@@ -79,7 +79,7 @@ async def test_idea_without_side_grades_both_sides_and_offers_no_flip(
         "BTC long 1x (no leverage given: graded at 1x)",
         "BTC short 1x (no leverage given: graded at 1x)",
     ]
-    assert reply.button_texts == ["🔄 Refresh"]
+    assert reply.button_texts == ["🔄 Refresh", "🔔 Warn me about BTC"]
 
 
 async def test_parse_error_gets_its_reason_and_an_example_without_progress(
@@ -133,7 +133,7 @@ async def test_market_dashboard(
         "Flags (graded at 1x)",
         "• Long: 2 of 4 in caution (OI, funding) → REDUCE",
     ]
-    assert reply.button_texts == ["🔄 Refresh"]
+    assert reply.button_texts == ["🔄 Refresh", "🔔 Warn me about ETH"]
 
 
 async def test_market_names_unknown_flags_and_the_worst_case(
