@@ -175,9 +175,11 @@ def _convert(raw: str, default: Any) -> Any:
             raise ValueError("expected a finite number")
         return value
     if isinstance(default, tuple):
+        if raw.lower() in {"none", "off"}:
+            return ()  # e.g. PREFLIGHT_LIQ_BACKFILL_VENUES=none switches backfill off
         items = tuple(p.strip() for p in raw.replace(" ", ",").split(",") if p.strip())
         if not items:
-            raise ValueError("expected a comma-separated list")
+            raise ValueError("expected a comma-separated list, or none")
         return items
     if default is None and raw.lstrip("-").isdigit():
         # admin_chat_id: an integer chat id (negative for groups)
