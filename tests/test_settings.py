@@ -1,0 +1,90 @@
+"""Settings: one frozen object from the environment and .env, failing fast on every bad variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from settings import TOKEN_HELP, Settings, SettingsError, load_settings
+
+
+def test_defaults_hold_the_spec_thresholds() -> None:
+    settings = load_settings({}, dotenv=None)
+
+    assert settings.thresholds.funding_8h_caution == 0.0003
+    assert settings.thresholds.oi_change_24h_min == 0.03
+    assert settings.venues == ("binanceusdm", "bybit", "okx")
+    assert settings.telegram_bot_token is None
+
+
+def test_environment_overrides_thresholds_and_lists() -> None:
+    settings = load_settings(
+        {
+            "PREFLIGHT_FUNDING_8H_CAUTION": "0.0005",
+            "PREFLIGHT_LIQ_MIN_BUCKETS": "72",
+            "PREFLIGHT_VENUES": "bybit, okx",
+            "PREFLIGHT_LIQ_BACKFILL_VENUES": "none",
+            "PREFLIGHT_ADMIN_CHAT_ID": "-100123",
+            "PREFLIGHT_COLLECT_LIQUIDATIONS": "off",
+        },
+        dotenv=None,
+    )
+
+    assert settings.thresholds.funding_8h_caution == 0.0005
+    assert settings.thresholds.liq_min_buckets == 72
+    assert settings.venues == ("bybit", "okx")
+    assert settings.liq_backfill_venues == ()
+    assert settings.admin_chat_id == -100123
+    assert settings.collect_liquidations is False
+
+
+def test_every_invalid_variable_is_named_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {
+                "PREFLIGHT_FUNDING_8H_CAUTION": "lots",
+                "PREFLIGHT_CHECK_RATE_PER_MINUTE": "0",
+                "PREFLIGHT_ADMIN_CHAT_ID": "@me",
+                "PREFLIGHT_LOG_LEVEL": "chatty",
+            },
+            dotenv=None,
+        )
+
+    message = str(caught.value)
+    for name in (
+        "PREFLIGHT_FUNDING_8H_CAUTION",
+        "PREFLIGHT_CHECK_RATE_PER_MINUTE",
+        "PREFLIGHT_ADMIN_CHAT_ID",
+        "PREFLIGHT_LOG_LEVEL",
+    ):
+        assert name in message
+    assert "\n" not in message
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# comment\nTELEGRAM_BOT_TOKEN='123:abc'\nexport PREFLIGHT_STORE_PATH=/tmp/a.sqlite\n",
+        encoding="utf-8",
+    )
+
+    settings = load_settings({"PREFLIGHT_STORE_PATH": "/tmp/b.sqlite"}, dotenv=dotenv)
+
+    assert settings.telegram_bot_token == "123:abc"
+    assert settings.store_path == "/tmp/b.sqlite"
+
+
+def test_missing_token_explains_botfather_in_one_line() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings().require_token()
+
+    assert str(caught.value) == TOKEN_HELP
+    assert "BotFather" in TOKEN_HELP and "\n" not in TOKEN_HELP
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings({}, dotenv=None)
+
+    with pytest.raises(AttributeError):
+        settings.store_path = "elsewhere"  # type: ignore[misc]
