@@ -54,7 +54,7 @@ class Settings:
         return self.telegram_bot_token
 
 
-# env variable → Settings field; thresholds are PREFLIGHT_<FIELD>, e.g. PREFLIGHT_FUNDING_8H_CAUTION
+# env variable → Settings field; thresholds are PREFLIGHT_<FIELD>, e.g. PREFLIGHT_LIQ_MULTIPLE
 ENV_FIELDS: dict[str, str] = {
     "TELEGRAM_BOT_TOKEN": "telegram_bot_token",
     "TELEGRAM_API_BASE_URL": "telegram_api_base_url",

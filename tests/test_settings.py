@@ -1,4 +1,4 @@
-"""Settings: one frozen object from the environment and .env, failing fast on every bad variable."""
+"""Settings: one frozen object from the environment and .env; every bad variable named."""
 
 from __future__ import annotations
 
