@@ -37,12 +37,12 @@ def _check(address: Any) -> None:
         raise NetworkBlocked(f"test tried to reach {address!r}: only loopback is allowed")
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> None:
+def _guarded_connect(self: socket.SocketType, address: Any) -> None:
     _check(address)
     return _real_connect(self, address)
 
 
-def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+def _guarded_connect_ex(self: socket.SocketType, address: Any) -> int:
     _check(address)
     return _real_connect_ex(self, address)
 

@@ -391,7 +391,7 @@ def spec_market(body: dict[str, Any], asof: int) -> dict[str, Any]:
     m["funding_8h"] = _weighted(now)
     m["funding_8h_3d_avg"] = _weighted(avg)
     liq = np.array([r[1:] for r in body["liquidations_1h"]], dtype=float)[-168:]
-    sides = {}
+    sides: dict[str, tuple[Any, Any, int] | None] = {}
     for i, side in enumerate(("long", "short")):
         if len(liq) < 48:
             sides[side] = None

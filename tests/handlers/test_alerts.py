@@ -249,6 +249,7 @@ async def test_a_chat_that_blocked_the_bot_is_deactivated(
     userdata = bot.app.bot_data["userdata"]
     assert userdata.subscriptions(bob_dm.id) == []
     assert userdata.chat(bob_dm.id).daily_time is None
+    assert bot.app.job_queue is not None
     assert bot.app.job_queue.get_jobs_by_name(f"daily:{bob_dm.id}") == ()
     sends_to_bob = [
         c for c in api.calls if c.params.get("chat_id") == bob_dm.id and c.status == 403

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from tests.helpers.groups_api import GroupsBotAPI, UploadingRequest
 
 
 @pytest.fixture
-def api() -> GroupsBotAPI:
+def api() -> Iterator[GroupsBotAPI]:
     fake = GroupsBotAPI()
     yield fake
     assert fake.failures == []

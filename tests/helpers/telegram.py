@@ -14,7 +14,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from telegram import Update
 from telegram.ext import Application
@@ -89,7 +89,7 @@ class BotHarness:
         )
         handlers.register(self.app)
 
-    async def __aenter__(self) -> BotHarness:
+    async def __aenter__(self) -> Self:
         await self.app.initialize()
         assert self.app.post_init is not None
         await self.app.post_init(self.app)

@@ -6,6 +6,7 @@ import struct
 
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Rectangle
 
 from signals.chart import HEIGHT_PX, PANEL_TITLES, WIDTH_PX, chart_figure, chart_png
 from signals.market import DAY_MS, HOUR_MS, AssetData, VenueFunding, frame_from_rows
@@ -71,7 +72,10 @@ def test_liquidations_hang_long_below_and_short_above_the_axis() -> None:
     fig = chart_figure(synthetic_asset(), ASOF)
     liq_ax = fig.axes[3]
 
-    heights = [patch.get_height() for patch in liq_ax.patches]
+    heights = []
+    for patch in liq_ax.patches:
+        assert isinstance(patch, Rectangle)  # ax.bar draws Rectangles
+        heights.append(patch.get_height())
     longs, shorts = heights[: len(heights) // 2], heights[len(heights) // 2 :]
     assert len(longs) == 7 * 24
     assert max(longs) < 0

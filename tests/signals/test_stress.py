@@ -8,6 +8,7 @@ import pytest
 
 from signals.stress import (
     Alert,
+    Level,
     Observation,
     SideStress,
     decide,
@@ -160,7 +161,7 @@ def test_no_alert_while_the_level_matches_what_was_notified() -> None:
 
 
 def test_a_flickering_level_never_alerts() -> None:
-    notified = "calm"
+    notified: Level = "calm"
     observation = None
     alerts = []
     for level in ["elevated", "calm", "elevated", "calm", "elevated", "calm"]:
