@@ -268,12 +268,25 @@ def test_check_json_is_strict_json_with_spec_values() -> None:
     m = result.market
     assert doc["market"]["price"] == m.price
     assert doc["market"]["funding_8h"] == m.funding_8h
-    for g_json, g in zip(doc["grades"], result.grades, strict=True):
+    labels = {
+        "open_interest": "Open interest",
+        "funding": "Funding",
+        "liquidations": "Liquidations",
+        "skew": "Skew",
+    }
+    # the JSON reason is the very line the reply shows for that side's flag
+    side_blocks = render_check(result, "text", TH).split("──────────")
+    for g_json, g, block in zip(doc["grades"], result.grades, side_blocks, strict=True):
         assert g_json["side"] == g.side
         assert g_json["verdict"] == g.verdict
+        shown = {
+            line.split(": ", 1)[0].split(" ", 1)[1]: line.split(": ", 1)[1]
+            for line in block.splitlines()
+            if line[:2].strip() in {"⚠️", "✅", "❔", "⚠"} and ": " in line
+        }
         for name, f in g.flags.items():
             assert g_json["flags"][name]["status"] == f.status
-            assert g_json["flags"][name]["reason"] == flag_text(result, name, g.side)
+            assert g_json["flags"][name]["reason"] == shown[labels[name]]
 
 
 @pytest.mark.parametrize("fixture", ["full", "empty", "clear"])
