@@ -90,21 +90,15 @@ class Store:
     def migrate(self) -> None:
         """Apply every migration above the file's version, each in its own transaction."""
         with self._lock:
-            conn = self.connect()
             current = self.schema_version()
             for version, sql in MIGRATIONS:
                 if version <= current:
                     continue
                 log.info("store %s: migrating to schema %d", self.path, version)
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with self.transaction() as conn:
                     for statement in _statements(sql):
                         conn.execute(statement)
                     conn.execute(f"PRAGMA user_version={int(version)}")
-                    conn.execute("COMMIT")
-                except sqlite3.Error:
-                    conn.execute("ROLLBACK")
-                    raise
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -113,6 +107,21 @@ class Store:
             conn.close()
             self._local.conn = None
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction; rolled back (if SQLite has not already) on any error."""
+        conn = self.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        committed = False
+        try:
+            yield conn
+            conn.execute("COMMIT")
+            committed = True
+        finally:
+            # a full disk may already have rolled the transaction back for us
+            if not committed and conn.in_transaction:
+                conn.execute("ROLLBACK")
+
     # ---- the bot's own recorded series (skew samples, OI snapshots, …) ----------------
 
     def record_samples(self, asset: str, metric: str, rows: Iterable[tuple[int, float]]) -> None:
@@ -120,18 +129,12 @@ class Store:
         data = [(asset, metric, int(ts), float(v)) for ts, v in rows]
         if not data:
             return
-        conn = self.connect()
-        conn.execute("BEGIN")
-        try:
+        with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO samples(asset, metric, ts, value) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(asset, metric, ts) DO UPDATE SET value = excluded.value",
                 data,
             )
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            conn.execute("ROLLBACK")
-            raise
 
     def read_samples(
         self, asset: str, metric: str, since_ms: int = 0, until_ms: int | None = None
@@ -151,20 +154,6 @@ class Store:
         return cur.rowcount
 
     # ---- liquidations: minute buckets, coverage spans, gaps ------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction; rolled back (if SQLite has not already) on error."""
-        conn = self.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except Exception:
-            # a full disk may already have rolled the transaction back for us
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def write_liquidations(
         self,
@@ -191,7 +180,7 @@ class Store:
             if replace
             else "usd = usd + excluded.usd, count = count + excluded.count"
         )
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO liq_minutes(asset, venue, side, ts, usd, count) "
                 "VALUES (?, ?, ?, ?, ?, ?) "
@@ -208,7 +197,7 @@ class Store:
 
     def record_liq_gap(self, gap: LiqGap) -> None:
         """Note that a venue's stream was down over [start_ms, end_ms)."""
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO liq_gaps(venue, start_ms, end_ms, reason) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(venue, start_ms) DO UPDATE SET "
@@ -258,7 +247,7 @@ class Store:
     def prune_liquidations(self, older_than_ms: int) -> int:
         """Delete liquidation minutes, spans and gaps older than the cut-off; return rows gone."""
         cut = int(older_than_ms)
-        with self._write() as conn:
+        with self.transaction() as conn:
             gone = conn.execute("DELETE FROM liq_minutes WHERE ts < ?", (cut,)).rowcount
             gone += conn.execute("DELETE FROM liq_coverage WHERE end_ms <= ?", (cut,)).rowcount
             gone += conn.execute("DELETE FROM liq_gaps WHERE end_ms <= ?", (cut,)).rowcount

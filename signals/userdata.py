@@ -12,8 +12,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -106,18 +105,6 @@ class UserData:
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self.store.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except Exception:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
     # ---- chats and daily summaries -------------------------------------------------------
 
     def chat(self, chat_id: int) -> ChatSettings | None:
@@ -143,7 +130,7 @@ class UserData:
         thread_id: int | None,
     ) -> ChatSettings:
         """Turn on (or move) a chat's daily summary; None keeps the stored tz / watchlist."""
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             self._ensure_chat(conn, chat_id, chat_type)
             conn.execute(
                 "UPDATE chats SET daily_time = ?, thread_id = ?, chat_type = ?, updated_ms = ? "
@@ -161,7 +148,7 @@ class UserData:
 
     def daily_off(self, chat_id: int) -> ChatSettings | None:
         """Turn a chat's daily summary off (its timezone and watchlist are kept)."""
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE chats SET daily_time = NULL, updated_ms = ? WHERE chat_id = ?",
                 (self._now_ms(), chat_id),
@@ -172,7 +159,7 @@ class UserData:
         self, chat_id: int, chat_type: str, watchlist: Sequence[str]
     ) -> ChatSettings:
         """Set the assets a chat's summary covers."""
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             self._ensure_chat(conn, chat_id, chat_type)
             conn.execute(
                 "UPDATE chats SET watchlist = ?, updated_ms = ? WHERE chat_id = ?",
@@ -216,7 +203,7 @@ class UserData:
         state in the reply, so only changes from here on are alerts.
         """
         now = self._now_ms()
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             for side, (level, flags) in levels.items():
                 conn.execute(
                     "INSERT INTO subscriptions (chat_id, asset, side, thread_id, active, "
@@ -231,7 +218,7 @@ class UserData:
 
     def unsubscribe(self, chat_id: int, asset: str | None = None) -> int:
         """Remove a chat's subscriptions to one asset (None: all); return how many went."""
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             if asset is None:
                 cur = conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
             else:
@@ -280,7 +267,7 @@ class UserData:
     def deactivate_chat(self, chat_id: int) -> int:
         """A chat blocked or removed the bot: pause its subscriptions and daily summary."""
         now = self._now_ms()
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             cur = conn.execute(
                 "UPDATE subscriptions SET active = 0, updated_ms = ? "
                 "WHERE chat_id = ? AND active = 1",
@@ -299,7 +286,7 @@ class UserData:
 
     def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: move everything it set up to the new chat id."""
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             # a second migrate message must not clobber what the new id already holds
             conn.execute(
                 "UPDATE OR IGNORE chats SET chat_id = ?, chat_type = 'supergroup' "
@@ -342,7 +329,7 @@ class UserData:
         Returns how many messages were newly queued.
         """
         now = self._now_ms()
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             for side, seen in observations.items():
                 conn.execute(
                     "INSERT INTO watch_state (asset, side, level, streak, flags, asof, polled_ms) "
@@ -370,7 +357,7 @@ class UserData:
 
     def enqueue(self, drafts: Iterable[Draft]) -> int:
         """Queue messages (a dedupe key already queued is skipped); return how many are new."""
-        with self._tx() as conn:
+        with self.store.transaction() as conn:
             return self._insert_drafts(conn, drafts, self._now_ms())
 
     def _insert_drafts(self, conn: sqlite3.Connection, drafts: Iterable[Draft], now: int) -> int:

@@ -141,3 +141,12 @@ def test_read_only_store_raises_a_sqlite_error(store: Store) -> None:
     store.connect().execute("PRAGMA query_only=ON")
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         store.write_liquidations([LiqMinute("BTC", "okx", "long", T0, 1.0, 1)])
+
+
+def test_a_transaction_interrupted_by_any_error_is_rolled_back(store: Store) -> None:
+    conn = store.connect()
+    with pytest.raises(KeyboardInterrupt), store.transaction() as tx:
+        tx.execute("INSERT INTO samples VALUES ('BTC', 'rr25_30d', 1000, -4.5)")
+        raise KeyboardInterrupt
+    assert not conn.in_transaction
+    assert store.read_samples("BTC", "rr25_30d") == []
