@@ -18,7 +18,7 @@ from telegram import CallbackQuery, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from handlers import buttons, groups
-from handlers.common import answer_quietly, rate_limited, service, settings
+from handlers.common import SERVICE, SETTINGS, answer_quietly, rate_limited, service, settings
 from handlers.daily import parse_assets
 from settings import Settings
 from signals.errors import ParseError, PreflightError
@@ -117,8 +117,8 @@ def _alert_buttons(asset: str, alerts: Sequence[Alert]) -> list[list[dict[str, s
 async def poll_all(app: Application) -> list[PollOutcome]:  # type: ignore[type-arg]
     """One watcher round: every subscribed asset once (concurrently), then deliver."""
     userdata: UserData = app.bot_data[groups.USERS]
-    checks: CheckService = app.bot_data["service"]
-    cfg: Settings = app.bot_data["settings"]
+    checks: CheckService = app.bot_data[SERVICE]
+    cfg: Settings = app.bot_data[SETTINGS]
     poll_ms = int(groups.clock_of(app.bot_data)().timestamp() * 1000)
 
     async def one(asset: str) -> PollOutcome | None:
@@ -148,7 +148,7 @@ async def start(app: Application) -> None:  # type: ignore[type-arg]
             "no JobQueue: stress warnings are off (install python-telegram-bot[job-queue])"
         )
         return
-    interval = timedelta(seconds=app.bot_data["settings"].warn_interval_s)
+    interval = timedelta(seconds=app.bot_data[SETTINGS].warn_interval_s)
     for job in app.job_queue.get_jobs_by_name(WATCHER_JOB):
         job.schedule_removal()
     app.job_queue.run_repeating(watcher_job, interval=interval, first=interval, name=WATCHER_JOB)
@@ -268,21 +268,14 @@ async def subscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     query = update.callback_query
     assert query is not None and query.data is not None
     chat_id, thread_id = _where(query)
+    asset_word = query.data[len(buttons.SUBSCRIBE) :]
     try:
-        text = await subscribe_chat(
-            context, chat_id, query.data[len(buttons.SUBSCRIBE) :], ("long", "short"), thread_id
-        )
+        text = await subscribe_chat(context, chat_id, asset_word, ("long", "short"), thread_id)
     except PreflightError as e:
         await answer_quietly(query, render("problem", "text", error=e)[:200], show_alert=True)
         return
     await answer_quietly(
-        query,
-        render(
-            "groups",
-            "text",
-            kind="subscribed_short",
-            asset=query.data[len(buttons.SUBSCRIBE) :].upper(),
-        ),
+        query, render("groups", "text", kind="subscribed_short", asset=asset_word.upper())
     )
     await context.bot.send_message(chat_id, text, message_thread_id=thread_id)
 
@@ -295,7 +288,7 @@ async def alert_check_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if wait_s is not None:
         await answer_quietly(
             query,
-            render("groups", "text", kind="slow_down", wait_s=max(1, round(wait_s))),
+            render("groups", "text", kind="slow_down", wait_s=wait_s),
             show_alert=True,
         )
         return
