@@ -150,7 +150,7 @@ async def _within_limit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> b
         "text",
         kind="rate_limited",
         per_minute=settings(context).check_rate_per_minute,
-        wait_s=max(1, round(wait_s)),
+        wait_s=wait_s,
     )
     await answer_quietly(query, text, show_alert=True)
     return False

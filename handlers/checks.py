@@ -96,7 +96,7 @@ async def _within_limit(
         "notice",
         kind="rate_limited",
         per_minute=settings(context).check_rate_per_minute,
-        wait_s=max(1, round(wait_s)),
+        wait_s=wait_s,
     )
     await message.reply_text(text)
     return False

@@ -34,10 +34,11 @@ def settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
     return context.bot_data[SETTINGS]  # type: ignore[no-any-return]
 
 
-def rate_limited(context: ContextTypes.DEFAULT_TYPE, user_id: int | None) -> float | None:
-    """Count one check for the user; seconds to wait when over the limit, else None."""
+def rate_limited(context: ContextTypes.DEFAULT_TYPE, user_id: int | None) -> int | None:
+    """Count one check for the user; whole seconds (≥ 1) to wait when over the limit, else None."""
     limiter: SlidingWindowLimiter = context.bot_data[RATE_LIMITER]
-    return limiter.acquire(user_id if user_id is not None else 0)
+    wait_s = limiter.acquire(user_id if user_id is not None else 0)
+    return None if wait_s is None else max(1, round(wait_s))
 
 
 def remember_progress(

@@ -351,7 +351,7 @@ async def chart_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     user = update.effective_user
     wait_s = rate_limited(context, user.id if user else None)
     if wait_s is not None:
-        await message.reply_text(render("groups", kind="slow_down", wait_s=max(1, round(wait_s))))
+        await message.reply_text(render("groups", kind="slow_down", wait_s=wait_s))
         return
     try:
         [asset] = parse_assets(context.args[:1], service(context).known_assets(), CHART_EXAMPLE)
