@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -10,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from handlers.common import answer_quietly, edit_in_place, rate_limited, service, settings
 from signals.errors import ParseError, PreflightError
+from signals.grade import CheckResult
 from signals.idea import Side, TradeIdea, parse_idea
 from templates import render, render_check
 
@@ -102,17 +104,11 @@ async def _regrade(update: Update, context: ContextTypes.DEFAULT_TYPE, flip: boo
         return
     if flip:
         idea = flipped(idea)
-    if not await _within_limit(update, context):
-        return
-    try:
-        result = await service(context).check(idea)
-    except PreflightError as e:
-        await answer_quietly(query, render("problem", "text", error=e)[:200], show_alert=True)
-        return
-    text = render_check(result, "html", settings(context).thresholds)
-    changed = await edit_in_place(query, text, check_keyboard(idea))
-    await answer_quietly(
-        query, render("notice", "text", kind="updated" if changed else "unchanged")
+    await _regrade_in_place(
+        update,
+        context,
+        lambda: service(context).check(idea),
+        lambda r: (render_check(r, "html", settings(context).thresholds), check_keyboard(idea)),
     )
 
 
@@ -121,15 +117,31 @@ async def refresh_market(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     query = update.callback_query
     assert query is not None and query.data is not None
     asset = query.data[2:]
+    await _regrade_in_place(
+        update,
+        context,
+        lambda: service(context).market(asset),
+        lambda r: (render("market", r=r, m=r.market), market_keyboard(asset)),
+    )
+
+
+async def _regrade_in_place(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    grade: Callable[[], Awaitable[CheckResult]],
+    reply: Callable[[CheckResult], tuple[str, InlineKeyboardMarkup | None]],
+) -> None:
+    """Grade again, edit the button's message into the reply and say whether it changed."""
+    query = update.callback_query
+    assert query is not None
     if not await _within_limit(update, context):
         return
     try:
-        result = await service(context).market(asset)
+        result = await grade()
     except PreflightError as e:
         await answer_quietly(query, render("problem", "text", error=e)[:200], show_alert=True)
         return
-    text = render("market", r=result, m=result.market)
-    changed = await edit_in_place(query, text, market_keyboard(asset))
+    changed = await edit_in_place(query, *reply(result))
     await answer_quietly(
         query, render("notice", "text", kind="updated" if changed else "unchanged")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
@@ -10,6 +11,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 from handlers.buttons import check_keyboard, market_keyboard
 from handlers.common import rate_limited, remember_progress, service, settings, take_progress
 from signals.errors import ParseError, PreflightError
+from signals.grade import CheckResult
 from signals.idea import parse_idea
 from templates import render, render_check
 
@@ -40,17 +42,13 @@ async def market_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     except ParseError as e:
         await message.reply_text(render("problem", error=ParseError(e.reason, MARKET_EXAMPLE)))
         return
-    if not await _within_limit(update, context, message):
-        return
-    progress = await message.reply_text(render("progress", kind="market", asset=asset))
-    remember_progress(context, update, progress)
-    try:
-        result = await service(context).market(asset)
-    except PreflightError as e:
-        await _finish(context, update, progress, render("problem", error=e))
-        return
-    text = render("market", r=result, m=result.market)
-    await _finish(context, update, progress, text, market_keyboard(asset))
+    await _grade_in_place(
+        update,
+        context,
+        render("progress", kind="market", asset=asset),
+        lambda: service(context).market(asset),
+        lambda r: (render("market", r=r, m=r.market), market_keyboard(asset)),
+    )
 
 
 async def _check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -61,17 +59,38 @@ async def _check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ParseError as e:
         await message.reply_text(render("problem", error=e))
         return
+    await _grade_in_place(
+        update,
+        context,
+        render("progress", kind="check", idea=idea),
+        lambda: service(context).check(idea),
+        lambda r: (
+            render_check(r, "html", settings(context).thresholds),
+            check_keyboard(idea),
+        ),
+    )
+
+
+async def _grade_in_place(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    progress_text: str,
+    grade: Callable[[], Awaitable[CheckResult]],
+    reply: Callable[[CheckResult], tuple[str, InlineKeyboardMarkup | None]],
+) -> None:
+    """Answer at once with the progress text, then edit it into the reply (or the problem)."""
+    message = update.effective_message
+    assert message is not None
     if not await _within_limit(update, context, message):
         return
-    progress = await message.reply_text(render("progress", kind="check", idea=idea))
+    progress = await message.reply_text(progress_text)
     remember_progress(context, update, progress)
     try:
-        result = await service(context).check(idea)
+        result = await grade()
     except PreflightError as e:
         await _finish(context, update, progress, render("problem", error=e))
         return
-    text = render_check(result, "html", settings(context).thresholds)
-    await _finish(context, update, progress, text, check_keyboard(idea))
+    await _finish(context, update, progress, *reply(result))
 
 
 async def _finish(
