@@ -7,13 +7,16 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import templates
 from settings import Settings, SettingsError, load_settings
 from signals.errors import NoMarketData, ParseError, PreflightError, SnapshotError, UnknownAsset
 from signals.idea import parse_idea
 from signals.snapshot import DEMO_PATH, write_snapshot
+
+if TYPE_CHECKING:
+    from signals.service import CheckService
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 2, 3
 USAGE = (
@@ -104,12 +107,17 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
     return EXIT_BAD_INPUT
 
 
-def _service(args: CliArgs, settings: Settings) -> object:
+def _service(args: CliArgs, settings: Settings) -> CheckService:
     from signals.service import CheckService, SnapshotSource
 
     if args.demo or args.snapshot:
         return CheckService(settings, source=SnapshotSource(args.snapshot or DEMO_PATH))
     return CheckService(settings)
+
+
+def _problem_line(error: PreflightError) -> str:
+    """The user-facing problem text on one line, for stderr."""
+    return templates.render("problem", "text", error=error).replace("\n", " ")
 
 
 def _exit_for(error: PreflightError) -> int:
@@ -122,17 +130,17 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
     try:
         idea = parse_idea(" ".join(args.words))
     except ParseError as e:
-        print(templates.render("problem", "text", error=e).replace("\n", " "), file=err)
+        print(_problem_line(e), file=err)
         return EXIT_BAD_INPUT
     service = _service(args, settings)
     try:
-        await service.start()  # type: ignore[attr-defined]
-        result = await service.check(idea)  # type: ignore[attr-defined]
+        await service.start()
+        result = await service.check(idea)
     except (SnapshotError, NoMarketData, UnknownAsset) as e:
-        print(templates.render("problem", "text", error=e).replace("\n", " "), file=err)
+        print(_problem_line(e), file=err)
         return _exit_for(e)
     finally:
-        await service.close()  # type: ignore[attr-defined]
+        await service.close()
     if args.as_json:
         print(json.dumps(templates.check_json(result, settings.thresholds), indent=2), file=out)
     else:
@@ -149,17 +157,17 @@ async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -
     recorded = {}
     asof = 0
     try:
-        await service.start()  # type: ignore[attr-defined]
+        await service.start()
         for asset in assets:
             try:
-                fetched_asof, data = await service.asset_state(asset)  # type: ignore[attr-defined]
+                fetched_asof, data = await service.asset_state(asset)
             except (NoMarketData, UnknownAsset) as e:
-                print(templates.render("problem", "text", error=e).replace("\n", " "), file=err)
+                print(_problem_line(e), file=err)
                 continue
             recorded[asset] = data
             asof = max(asof, fetched_asof)
     finally:
-        await service.close()  # type: ignore[attr-defined]
+        await service.close()
     if not recorded:
         return EXIT_NO_DATA
     write_snapshot(args.out, asof, recorded)
