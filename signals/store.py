@@ -148,11 +148,6 @@ class Store:
         )
         return [(int(ts), float(v)) for ts, v in rows]
 
-    def prune_samples(self, older_than_ms: int) -> int:
-        """Delete samples older than the cut-off; return how many went."""
-        cur = self.connect().execute("DELETE FROM samples WHERE ts < ?", (int(older_than_ms),))
-        return cur.rowcount
-
     # ---- liquidations: minute buckets, coverage spans, gaps ------------------------------
 
     def write_liquidations(

@@ -253,17 +253,6 @@ class UserData:
         )
         return [_subscription(r) for r in rows]
 
-    def count_subscriptions(self, chat_id: int) -> int:
-        """How many active subscriptions a chat holds."""
-        row = (
-            self.store.connect()
-            .execute(
-                "SELECT COUNT(*) FROM subscriptions WHERE chat_id = ? AND active = 1", (chat_id,)
-            )
-            .fetchone()
-        )
-        return int(row[0])
-
     def deactivate_chat(self, chat_id: int) -> int:
         """A chat blocked or removed the bot: pause its subscriptions and daily summary."""
         now = self._now_ms()
