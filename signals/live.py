@@ -35,6 +35,7 @@ from signals.cache import TtlCache
 from signals.errors import NoMarketData, UnknownAsset, VenueUnavailable
 from signals.market import (
     DAY_MS,
+    DEFAULT_MMR,
     HOUR_MS,
     OHLCV_COLUMNS,
     AssetData,
@@ -57,7 +58,6 @@ SKEW_TTL_S = 300.0
 # venue-wide lookups that change rarely (Binance funding intervals)
 FUNDING_INFO_TTL_S = 3600.0
 
-DEFAULT_MMR = 0.005
 DEFAULT_INTERVAL_HOURS = 8.0
 SKEW_METRIC = "rr25_30d"
 SKEW_HISTORY_MS = 30 * DAY_MS

@@ -9,6 +9,8 @@ import pandas as pd
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+# SPEC §1: the maintenance margin rate when the venue gives none
+DEFAULT_MMR = 0.005
 
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 LIQ_COLUMNS = ("long_usd", "short_usd")
@@ -91,7 +93,7 @@ class AssetData:
     funding: tuple[VenueFunding, ...] = ()
     liquidations_1h: pd.DataFrame = field(default_factory=empty_liquidations)
     skew_rr25_30d: pd.Series = field(default_factory=empty_series)
-    mmr: float = 0.005
+    mmr: float = DEFAULT_MMR
     sources: dict[str, Any] = field(default_factory=dict)
     # venues that failed or timed out while this state was fetched (named in replies)
     venues_down: tuple[str, ...] = ()

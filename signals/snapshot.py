@@ -12,6 +12,7 @@ import pandas as pd
 
 from signals.errors import SnapshotError
 from signals.market import (
+    DEFAULT_MMR,
     LIQ_COLUMNS,
     OHLCV_COLUMNS,
     AssetData,
@@ -87,10 +88,8 @@ def _parse_document(raw: Any) -> tuple[int, dict[str, AssetData]]:
 def _parse_asset(asset: str, body: Any, key: str) -> AssetData:
     if not isinstance(body, dict):
         raise _Invalid(key, "must be an object")
-    mmr = body.get("mmr", 0.005)
-    if mmr is None:
-        mmr = 0.005
-    mmr = _number(mmr, f"{key}.mmr")
+    mmr = body.get("mmr")
+    mmr = DEFAULT_MMR if mmr is None else _number(mmr, f"{key}.mmr")
     if not 0 <= mmr < 1:
         raise _Invalid(f"{key}.mmr", f"must be in [0, 1), got {mmr}")
     sources = body.get("sources", {})
