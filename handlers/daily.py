@@ -241,7 +241,7 @@ async def build_summary(
             log.warning("daily chart of %s unavailable: %s", pick, e)
             return drafts
         png = await asyncio.to_thread(chart_png, data, asof)
-        caption = render("chart_caption", asset=pick, asof=asof, reason="most stressed today")
+        caption = render("chart_caption", asset=pick, asof=asof, most_stressed=True)
         drafts.append(
             Draft(f"{key}:chart", chat.chat_id, caption, chat.thread_id, kind="photo", photo=png)
         )
@@ -363,7 +363,7 @@ async def chart_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     # matplotlib takes ~0.5 s of CPU: keep the event loop free for everyone else
     png = await asyncio.to_thread(chart_png, data, asof)
     await message.reply_photo(
-        png, caption=render("chart_caption", asset=asset, asof=asof, reason="")
+        png, caption=render("chart_caption", asset=asset, asof=asof, most_stressed=False)
     )
 
 
