@@ -710,7 +710,7 @@ async def _all_or_none(*aws: Awaitable[Any]) -> list[Any]:
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(_as_coroutine(aw)) for aw in aws]
-    except BaseExceptionGroup as eg:
+    except ExceptionGroup as eg:  # KeyboardInterrupt/SystemExit come through unwrapped
         first = eg.exceptions[0]
         raise first from None
     return [t.result() for t in tasks]
