@@ -27,10 +27,17 @@ log = logging.getLogger(__name__)
 class MarketSource(Protocol):
     """Where market state comes from: a snapshot file or the live venues."""
 
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    def known_assets(self) -> set[str]: ...
-    async def fetch_asset(self, asset: str) -> tuple[int, AssetData]: ...
+    async def start(self) -> None:
+        """Open connections and load what the first check needs."""
+
+    async def close(self) -> None:
+        """Release every connection."""
+
+    def known_assets(self) -> set[str]:
+        """Assets this source can give data for."""
+
+    async def fetch_asset(self, asset: str) -> tuple[int, AssetData]:
+        """`asof` and one asset's inputs; UnknownAsset or NoMarketData when there are none."""
 
 
 class SnapshotSource:
