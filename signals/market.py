@@ -18,18 +18,12 @@ LIQ_COLUMNS = ("long_usd", "short_usd")
 
 def empty_ohlcv() -> pd.DataFrame:
     """An OHLCV frame with no rows, indexed by bar open time (ms)."""
-    return pd.DataFrame(
-        {c: pd.Series(dtype="float64") for c in OHLCV_COLUMNS},
-        index=pd.Index([], dtype="int64", name="ts"),
-    )
+    return frame_from_rows([], OHLCV_COLUMNS)
 
 
 def empty_liquidations() -> pd.DataFrame:
     """A liquidation-bucket frame with no rows, indexed by bucket open time (ms)."""
-    return pd.DataFrame(
-        {c: pd.Series(dtype="float64") for c in LIQ_COLUMNS},
-        index=pd.Index([], dtype="int64", name="ts"),
-    )
+    return frame_from_rows([], LIQ_COLUMNS)
 
 
 def empty_series() -> pd.Series:
