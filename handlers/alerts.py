@@ -58,7 +58,7 @@ async def poll_asset(
     """Fetch one asset once, update each side's streak and queue every subscriber's alert."""
     result = await checks.market(asset)
     th = cfg.thresholds
-    stresses = stress_by_side(result, th.reduce_at_flags, th.wait_at_flags)
+    stresses = stress_by_side(result, th)
     previous = userdata.observations(asset)
     seen = {side: observe(previous.get(side), s) for side, s in stresses.items()}
     due: dict[int, tuple[int | None, list[Alert]]] = {}
@@ -183,7 +183,7 @@ async def subscribe_chat(
         return render("groups", kind="too_many", limit=MAX_ASSETS_PER_CHAT)
     result = await service(context).market(asset)
     th = settings(context).thresholds
-    stresses = stress_by_side(result, th.reduce_at_flags, th.wait_at_flags)
+    stresses = stress_by_side(result, th)
     levels: dict[str, tuple[Level, tuple[str, ...]]] = {
         side: (stresses[side].level, stresses[side].caution_flags)
         for side in sides

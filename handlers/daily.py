@@ -209,7 +209,7 @@ async def summary_rows(
         except PreflightError as e:
             log.warning("daily summary: %s unavailable: %s", asset, e)
             return SummaryRow(asset, None, None, None, "calm", render("problem", "text", error=e))
-        stresses = stress_by_side(result, th.reduce_at_flags, th.wait_at_flags)
+        stresses = stress_by_side(result, th)
         return SummaryRow(
             asset, result, stresses.get("long"), stresses.get("short"), regime(stresses)
         )

@@ -377,11 +377,11 @@ class LiquidationCollector:
                 self._span_start[venue] = stamp
 
     async def prune(self) -> int:
-        """Delete liquidation history older than the retention period."""
+        """Delete liquidation history and recorded samples older than the retention period."""
         self._last_prune = self._clock()
         cutoff = self._now_ms() - self._settings.liq_retention_days * DAY_MS
         try:
-            gone = await self._in_writer(self._store.prune_liquidations, cutoff)
+            gone = await self._in_writer(self._store.prune_history, cutoff)
         except sqlite3.Error as e:
             log.warning("pruning liquidation history failed: %s", e)
             return 0

@@ -7,13 +7,13 @@ import dataclasses
 import difflib
 import logging
 import os
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from signals.errors import NoMarketData, UnknownAsset
 from signals.grade import CheckResult, grade_check
 from signals.idea import TradeIdea
+from signals.liq_history import read_liquidations
 from signals.market import AssetData
 from signals.snapshot import load_snapshot
 
@@ -115,13 +115,16 @@ class LiveSource:
         asof, data = await self.market.fetch_asset(asset)
         if self.store is None:
             return asof, data
-        try:
-            from signals.store import read_liquidations
-
-            frame, coverage = await asyncio.to_thread(read_liquidations, self.store, asset, asof)
-        except (sqlite3.Error, OSError):  # a broken store degrades the liquidation flag only
-            log.exception("reading liquidations for %s failed; the flag will be unknown", asset)
-            return asof, data
+        th = self.settings.thresholds
+        # read_liquidations degrades itself on a broken store (the flag is then unknown)
+        frame, coverage = await asyncio.to_thread(
+            read_liquidations,
+            self.store,
+            asset,
+            asof,
+            hours=th.liq_window_buckets,
+            min_buckets=th.liq_min_buckets,
+        )
         return asof, dataclasses.replace(data, liquidations_1h=frame, liq_coverage=coverage)
 
 

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING
 from signals.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from signals.market import LiquidationCoverage
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -239,24 +237,15 @@ class Store:
         rows = self.connect().execute(sql + " ORDER BY start_ms, venue", args)
         return [LiqGap(v, int(s), int(e), r) for v, s, e, r in rows]
 
-    def prune_liquidations(self, older_than_ms: int) -> int:
-        """Delete liquidation minutes, spans and gaps older than the cut-off; return rows gone."""
+    def prune_history(self, older_than_ms: int) -> int:
+        """Delete liquidation minutes, spans, gaps and recorded samples older than the cut-off."""
         cut = int(older_than_ms)
         with self.transaction() as conn:
-            gone = conn.execute("DELETE FROM liq_minutes WHERE ts < ?", (cut,)).rowcount
+            gone = conn.execute("DELETE FROM samples WHERE ts < ?", (cut,)).rowcount
+            gone += conn.execute("DELETE FROM liq_minutes WHERE ts < ?", (cut,)).rowcount
             gone += conn.execute("DELETE FROM liq_coverage WHERE end_ms <= ?", (cut,)).rowcount
             gone += conn.execute("DELETE FROM liq_gaps WHERE end_ms <= ?", (cut,)).rowcount
         return gone
-
-
-def read_liquidations(
-    store: Store, asset: str, asof_ms: int, hours: int = 168
-) -> tuple[pd.DataFrame, LiquidationCoverage]:
-    """SPEC `liquidations_1h` and its coverage from the store (see signals.liq_history)."""
-    # imported here: liq_history builds on this module
-    from signals.liq_history import read_liquidations as read
-
-    return read(store, asset, asof_ms, hours)
 
 
 def _statements(sql: str) -> list[str]:

@@ -12,12 +12,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from signals.grade import verdict_for
+from signals.thresholds import Thresholds
+
 Level = Literal["calm", "elevated", "stress"]
 AlertKind = Literal["stress", "elevated", "eased", "all_clear"]
 
 LEVELS: tuple[Level, ...] = ("calm", "elevated", "stress")
 SIDES: tuple[str, ...] = ("long", "short")
 FLAG_ORDER: tuple[str, ...] = ("open_interest", "funding", "liquidations", "skew")
+DEFAULT_THRESHOLDS = Thresholds()
+_LEVEL_OF_VERDICT: dict[str, Level] = {"proceed": "calm", "reduce": "elevated", "wait": "stress"}
 # a non-stress change is announced only after it has been seen on this many polls in a row
 CONFIRM_POLLS = 2
 
@@ -71,13 +76,9 @@ class Alert:
     flags_removed: tuple[str, ...]
 
 
-def level_for(caution_count: int, elevated_at: int = 2, stress_at: int = 3) -> Level:
-    """The stress level for a number of caution flags (defaults: the two-and-three-flag rule)."""
-    if caution_count >= stress_at:
-        return "stress"
-    if caution_count >= elevated_at:
-        return "elevated"
-    return "calm"
+def level_for(caution_count: int, th: Thresholds = DEFAULT_THRESHOLDS) -> Level:
+    """The stress level for a number of caution flags: the verdict rule, in a market's words."""
+    return _LEVEL_OF_VERDICT[verdict_for(caution_count, th)]
 
 
 def level_rank(level: str) -> int:
@@ -85,23 +86,21 @@ def level_rank(level: str) -> int:
     return LEVELS.index(level)  # type: ignore[arg-type]
 
 
-def side_stress(grade: _Grade, elevated_at: int = 2, stress_at: int = 3) -> SideStress:
+def side_stress(grade: _Grade, th: Thresholds = DEFAULT_THRESHOLDS) -> SideStress:
     """The stress of the side one grade is for, from its flags."""
     caution = _ordered(name for name, flag in grade.flags.items() if flag.status == "caution")
     unknown = _ordered(name for name, flag in grade.flags.items() if flag.status == "unknown")
     return SideStress(
         side=grade.side,
-        level=level_for(len(caution), elevated_at, stress_at),
+        level=level_for(len(caution), th),
         caution_flags=caution,
         unknown_flags=unknown,
     )
 
 
-def stress_by_side(
-    result: _Result, elevated_at: int = 2, stress_at: int = 3
-) -> dict[str, SideStress]:
+def stress_by_side(result: _Result, th: Thresholds = DEFAULT_THRESHOLDS) -> dict[str, SideStress]:
     """Stress per graded side of a check result, keyed `long` / `short`."""
-    return {g.side: side_stress(g, elevated_at, stress_at) for g in result.grades}
+    return {g.side: side_stress(g, th) for g in result.grades}
 
 
 def regime(stresses: Mapping[str, SideStress]) -> Level:

@@ -190,16 +190,3 @@ def test_output_round_trips_through_a_snapshot_as_liquidations_1h(store: Store) 
     pd.testing.assert_frame_equal(assets["BTC"].liquidations_1h, frame)
     assert assets["BTC"].liq_coverage == coverage
     assert coverage.gaps == ((asof - HOUR_MS, asof),)
-
-
-def test_the_store_module_entry_point_is_the_same_reader(store: Store) -> None:
-    from signals.store import read_liquidations as from_store
-
-    store.write_liquidations(
-        [LiqMinute("ETH", "okx", "long", H0 + MIN, 3.0, 1)], [span("okx", H0, H0 + HOUR_MS, "ETH")]
-    )
-    frame, coverage = from_store(store, "ETH", H0 + HOUR_MS)
-    expected_frame, expected_coverage = read_liquidations(store, "ETH", H0 + HOUR_MS)
-    pd.testing.assert_frame_equal(frame, expected_frame)
-    assert coverage == expected_coverage
-    assert frame.to_numpy().tolist() == [[3.0, 0.0]]

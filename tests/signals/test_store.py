@@ -98,7 +98,9 @@ def test_retention_prunes_only_what_is_older(store: Store) -> None:
         ],
     )
     store.record_liq_gap(LiqGap("okx", T0 - 40 * day, T0 - 39 * day, "old"))
-    assert store.prune_liquidations(T0 - 30 * day) == 3
+    store.record_samples("BTC", "rr25_30d", [(T0 - 31 * day, -4.0), (T0 - 29 * day, -5.0)])
+    assert store.prune_history(T0 - 30 * day) == 4
+    assert store.read_samples("BTC", "rr25_30d") == [(T0 - 29 * day, -5.0)]
     assert store.read_liq_minutes("BTC", 0, T0) == [
         LiqMinute("BTC", "okx", "long", T0 - 29 * day, 2.0, 1)
     ]
