@@ -19,11 +19,6 @@ if TYPE_CHECKING:
     from signals.service import CheckService
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 2, 3
-USAGE = (
-    "usage: python bot.py check <idea words…> [--snapshot FILE | --demo] [--json]\n"
-    "       python bot.py record [ASSETS…] --out FILE\n"
-    "       python bot.py collect [ASSETS…]"
-)
 
 
 @dataclass
@@ -46,6 +41,8 @@ def parse_args(argv: list[str]) -> CliArgs:
     """Split options from idea words; words may contain anything, even '-5' or '@'."""
     if not argv:
         raise UsageError("no command given")
+    if argv[0] in ("-h", "--help", "help"):
+        raise UsageError("help")
     args = CliArgs(command=argv[0])
     rest = iter(argv[1:])
     for word in rest:
@@ -81,7 +78,9 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
     try:
         args = parse_args(argv)
     except UsageError as e:
-        print(USAGE if str(e) == "help" else f"{e}\n{USAGE}", file=err)
+        wanted = str(e) == "help"
+        usage = templates.render("cli", "text", what="usage", problem="" if wanted else str(e))
+        print(usage, file=out if wanted else err)
         return EXIT_OK if str(e) == "help" else EXIT_BAD_INPUT
     try:
         settings = load_settings()
@@ -103,7 +102,8 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
         from signals.collector import collect_main
 
         return asyncio.run(collect_main(settings, [a.upper() for a in args.words]))
-    print(f"unknown command {args.command!r}\n{USAGE}", file=err)
+    problem = f"unknown command {args.command!r}"
+    print(templates.render("cli", "text", what="usage", problem=problem), file=err)
     return EXIT_BAD_INPUT
 
 
@@ -150,7 +150,8 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
 
 async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
     if not args.out:
-        print(f"record needs --out FILE\n{USAGE}", file=err)
+        problem = "record needs --out FILE"
+        print(templates.render("cli", "text", what="usage", problem=problem), file=err)
         return EXIT_BAD_INPUT
     assets = [a.upper().lstrip("$") for a in args.words] or list(settings.summary_assets)
     service = _service(args, settings)
@@ -171,5 +172,8 @@ async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -
     if not recorded:
         return EXIT_NO_DATA
     write_snapshot(args.out, asof, recorded)
-    print(f"recorded {', '.join(recorded)} as of {templates.utc(asof)} to {args.out}", file=out)
+    done = templates.render(
+        "cli", "text", what="recorded", assets=list(recorded), asof=asof, path=args.out
+    )
+    print(done, file=out)
     return EXIT_OK
