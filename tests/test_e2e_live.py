@@ -307,7 +307,10 @@ def test_collected_streams_give_the_liquidation_flag_with_coverage(
         "since": first_full_hour,
         "lower_bound": True,  # Binance and OKX throttle their streams
     }
-    assert "counted from binanceusdm, bybit, okx over 49h, a lower bound" in flag["reason"]
+    assert (
+        "counted from binanceusdm, bybit, okx over 49h"
+        " (a lower bound: binanceusdm, okx throttle their streams)" in flag["reason"]
+    )
     assert long_doc["market"]["liq_long_24h_usd"] == 1_266_000.0
     assert long_doc["market"]["liq_short_24h_usd"] == 24 * 3_000.0
 
