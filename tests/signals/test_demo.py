@@ -255,7 +255,7 @@ def _flags(m: dict[str, Any], side: str) -> dict[str, str]:
     }
 
 
-# The designed inputs, each far from its threshold (see docs/readme/demo.md). Settled funding
+# The designed inputs, each far from its threshold (see the README, "The demo snapshot"). Settled funding
 # carries seeded noise of ±0.0005% per 8h, hence the absolute tolerance of 3e-6.
 DESIGN: dict[str, dict[str, float]] = {
     "BTC": {
