@@ -255,8 +255,8 @@ def _flags(m: dict[str, Any], side: str) -> dict[str, str]:
     }
 
 
-# The designed inputs, each far from its threshold (see the README, "The demo snapshot"). Settled funding
-# carries seeded noise of ±0.0005% per 8h, hence the absolute tolerance of 3e-6.
+# The designed inputs, each far from its threshold (README, "The demo snapshot"). Settled
+# funding carries seeded noise of ±0.0005% per 8h, hence the absolute tolerance of 3e-6.
 DESIGN: dict[str, dict[str, float]] = {
     "BTC": {
         "price_change_24h": 0.004,
