@@ -100,18 +100,22 @@ def grade_side(
     unknown = sum(1 for f in flags.values() if f.status == "unknown")
     entry = idea.entry if idea.entry is not None else market.price
     horizon = idea.horizon_days if idea.horizon_days is not None else th.default_horizon_days
-    position = check_position(
-        side,
-        idea.leverage,
-        entry,
-        horizon,
-        mmr,
-        market.sigma_daily,
-        market.vol_expansion,
-        flags,
-        th,
-        stop=idea.stop,
-    )
+
+    def position_given(flag_states: dict[str, Flag]) -> Position:
+        return check_position(
+            side,
+            idea.leverage,
+            entry,
+            horizon,
+            mmr,
+            market.sigma_daily,
+            market.vol_expansion,
+            flag_states,
+            th,
+            stop=idea.stop,
+        )
+
+    position = position_given(flags)
     flag_verdict = verdict_for(caution, th)
     overlay = _overlay(position, idea.leverage)
     verdict = _with_overlay(flag_verdict, overlay)
@@ -123,19 +127,7 @@ def grade_side(
             name: dataclasses.replace(f, status="caution") if f.status == "unknown" else f
             for name, f in flags.items()
         }
-        worst_position = check_position(
-            side,
-            idea.leverage,
-            entry,
-            horizon,
-            mmr,
-            market.sigma_daily,
-            market.vol_expansion,
-            as_caution,
-            th,
-            stop=idea.stop,
-        )
-        worst_overlay = _overlay(worst_position, idea.leverage)
+        worst_overlay = _overlay(position_given(as_caution), idea.leverage)
         worst = worse(_with_overlay(verdict_for(caution + unknown, th), worst_overlay), verdict)
     return Grade(
         side=side,
