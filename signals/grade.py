@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -100,35 +99,24 @@ def grade_side(
     unknown = sum(1 for f in flags.values() if f.status == "unknown")
     entry = idea.entry if idea.entry is not None else market.price
     horizon = idea.horizon_days if idea.horizon_days is not None else th.default_horizon_days
-
-    def position_given(flag_states: dict[str, Flag]) -> Position:
-        return check_position(
-            side,
-            idea.leverage,
-            entry,
-            horizon,
-            mmr,
-            market.sigma_daily,
-            market.vol_expansion,
-            flag_states,
-            th,
-            stop=idea.stop,
-        )
-
-    position = position_given(flags)
+    position = check_position(
+        side,
+        idea.leverage,
+        entry,
+        horizon,
+        mmr,
+        market.sigma_daily,
+        market.vol_expansion,
+        flags,
+        th,
+        stop=idea.stop,
+    )
     flag_verdict = verdict_for(caution, th)
     overlay = _overlay(position, idea.leverage)
     verdict = _with_overlay(flag_verdict, overlay)
-    # The worst case is the whole verdict again with every unknown flag read as a caution,
-    # so an unknown liquidations or funding flag also cuts max leverage.
-    worst = verdict
-    if unknown:
-        as_caution = {
-            name: dataclasses.replace(f, status="caution") if f.status == "unknown" else f
-            for name, f in flags.items()
-        }
-        worst_overlay = _overlay(position_given(as_caution), idea.leverage)
-        worst = worse(_with_overlay(verdict_for(caution + unknown, th), worst_overlay), verdict)
+    # SPEC §4: the worst case counts every unknown flag as a caution; the position overlay
+    # acts through the verdict (never milder than it), with max leverage as computed.
+    worst = worse(verdict_for(caution + unknown, th), verdict)
     return Grade(
         side=side,
         leverage=idea.leverage,

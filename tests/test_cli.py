@@ -503,9 +503,8 @@ def spec_grade(m: dict[str, Any], side: str, lev: float, mmr: float) -> dict[str
     max_lev = max_leverage({"caution"})
     sign = -1 if side == "long" else 1
     verdict = with_overlay(by_count(cautions), max_lev)
-    # the worst case is the verdict with every unknown counted as caution, overlay included
-    worst = with_overlay(by_count(cautions + unknowns), max_leverage({"caution", "unknown"}))
-    worst = max(worst, verdict, key=ORDER.index)
+    # the worst case counts every unknown as caution and is never milder than the verdict
+    worst = max(by_count(cautions + unknowns), verdict, key=ORDER.index)
     return {
         "flags": flags,
         "caution_count": cautions,

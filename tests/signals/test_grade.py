@@ -257,17 +257,17 @@ def test_thresholds_object_is_honoured() -> None:
     assert grade_check(idea(), data, ASOF, strict).grades[0].flags["funding"].status == "clear"
 
 
-def test_worst_case_counts_unknown_cut_flags_in_the_position_overlay() -> None:
-    # SPEC §4: worst_case_verdict is "the verdict with every unknown counted as caution", and the
-    # verdict includes the position overlay. Liquidations unknown → counted as caution → k 0.5 →
-    # max leverage floor(0.5 / 0.105) = 4 < 5x → the worst case is reduce, not proceed.
+def test_worst_case_counts_unknowns_as_cautions_with_the_max_leverage_computed() -> None:
+    # SPEC §4: worst_case_verdict is the count verdict with every unknown counted as caution,
+    # never milder than the verdict (which carries the position overlay). max_leverage is the
+    # one SPEC §5 computes from the flags as they are: an unknown liquidations flag does not
+    # cut it (k stays 1 → floor(1 / 0.105) = 9), so 5x stays proceed in the worst case too.
     g = grade(("clear", "clear", "unknown", "clear"), leverage=5).grades[0]
-    assert g.verdict == "proceed"
-    assert g.worst_case_verdict == "reduce"
-    # funding unknown → k 0.75 → floor(0.75 / 0.105) = 7 < 8x
-    g = grade(("clear", "unknown", "clear", "clear"), leverage=8).grades[0]
-    assert g.verdict == "proceed"
-    assert g.worst_case_verdict == "reduce"
-    # and where the cut still leaves room, the worst case stays proceed
-    g = grade(("clear", "unknown", "clear", "clear"), leverage=7).grades[0]
-    assert g.worst_case_verdict == "proceed"
+    assert g.position.max_leverage == 9
+    assert (g.verdict, g.worst_case_verdict) == ("proceed", "proceed")
+    # one caution plus one unknown: the worst case is two flags → reduce
+    g = grade(("caution", "unknown", "clear", "clear"), leverage=5).grades[0]
+    assert (g.verdict, g.worst_case_verdict) == ("proceed", "reduce")
+    # leverage above max: the overlay raises the verdict, and the worst case follows it
+    g = grade(("clear", "unknown", "clear", "clear"), leverage=10).grades[0]
+    assert (g.verdict, g.worst_case_verdict) == ("reduce", "reduce")
