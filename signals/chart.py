@@ -150,13 +150,14 @@ def _funding_panel(ax: Axes, data: AssetData, start: int, asof: int) -> None:
             continue
         ax.step(xs, ys, where="post", color=colour, linewidth=1.4, label=venue.venue)
         # the current (predicted) rate has no width as a step: mark it
-        ax.plot(xs[-1:], ys[-1:], marker="o", markersize=4, color=colour)
+        ax.plot(xs[-1:], ys[-1:], marker="o", markersize=4, color=colour, clip_on=False)
         plotted = True
     if not plotted:
         _no_data(ax, "funding")
         return
     ax.axhline(0, color="#333333", linewidth=0.8)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.3f}%"))
+    # four decimals: a tick at 0.0025% must not read as 0.002%
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.4f}%"))
     _legend(ax)
 
 
