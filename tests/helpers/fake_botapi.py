@@ -33,7 +33,8 @@ Handler = Callable[["FakeBotAPI", dict[str, Any]], Awaitable[Any]]
 STR, INT, BOOL, FLOAT, JSON = "str", "int", "bool", "float", "json"
 CHAT_ID, FILE = "chat_id", "file"
 
-_SEND_COMMON = {
+# Parameters every sending method shares (groups_api adds sendPhoto on top of them).
+SEND_COMMON = {
     "business_connection_id": STR,
     "chat_id": CHAT_ID,
     "message_thread_id": INT,
@@ -53,7 +54,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "getUpdates": {"offset": INT, "limit": INT, "timeout": INT, "allowed_updates": JSON},
     "setMyCommands": {"commands": JSON, "scope": JSON, "language_code": STR},
     "sendMessage": {
-        **_SEND_COMMON,
+        **SEND_COMMON,
         "text": STR,
         "parse_mode": STR,
         "entities": JSON,

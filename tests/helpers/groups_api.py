@@ -32,6 +32,7 @@ from tests.helpers.fake_botapi import (
     FILE,
     INT,
     JSON,
+    SEND_COMMON,
     STR,
     ApiCall,
     ApiError,
@@ -42,21 +43,8 @@ from tests.helpers.fake_botapi import (
 )
 from tests.helpers.telegram import BotHarness, RecordingRequest
 
-_SEND_COMMON = {
-    "business_connection_id": STR,
-    "chat_id": "chat_id",
-    "message_thread_id": INT,
-    "direct_messages_topic_id": INT,
-    "disable_notification": BOOL,
-    "protect_content": BOOL,
-    "allow_paid_broadcast": BOOL,
-    "message_effect_id": STR,
-    "suggested_post_parameters": JSON,
-    "reply_parameters": JSON,
-    "reply_markup": JSON,
-}
 SEND_PHOTO = {
-    **_SEND_COMMON,
+    **SEND_COMMON,
     "photo": FILE,
     "caption": STR,
     "parse_mode": STR,
