@@ -20,7 +20,7 @@ from signals.chart import HEIGHT_PX, WIDTH_PX
 from tests.handlers.test_alerts import Market
 from tests.helpers.fake_botapi import FakeChat, StoredMessage
 from tests.helpers.groups_api import GroupsBotAPI
-from tests.helpers.telegram import PollingBot, bot_settings
+from tests.helpers.telegram import PollingBot, bot_settings, run_job
 
 TOPIC = 11
 STRESS = "🔴 ETH long: STRESS — 3 of 4 flags in caution (was elevated)"
@@ -63,12 +63,6 @@ def running(api: GroupsBotAPI, settings: Settings, clock: Ticking) -> PollingBot
     return bot
 
 
-async def run_job(bot: PollingBot, name: str) -> None:
-    assert bot.app.job_queue is not None
-    [job] = bot.app.job_queue.get_jobs_by_name(name)
-    await job.run(bot.app)
-
-
 def in_topic(api: GroupsBotAPI, chat: FakeChat) -> list[StoredMessage]:
     return [m for m in api.bot_messages(chat) if m.thread_id == TOPIC]
 
@@ -91,7 +85,7 @@ async def test_group_summary_and_member_warnings_once_each_across_restarts(
         reply = await api.reply_to(asked)
         assert reply.text.startswith("Daily summary set: every day at 08:00 Europe/Berlin")
 
-        await run_job(first, f"daily:{forum.id}")
+        await run_job(first.app, f"daily:{forum.id}")
         summary, chart = in_topic(api, forum)[-2:]
         assert summary.text.startswith("Preflight daily · Wed 20 May 2026, 08:00 (Europe/Berlin)")
         [photo] = api.photos_in(forum)
@@ -105,19 +99,19 @@ async def test_group_summary_and_member_warnings_once_each_across_restarts(
         assert reply.text.startswith("🔔 Subscribed: ETH long + short")
 
         market.set("stressed")
-        await run_job(first, WATCHER_JOB)
+        await run_job(first.app, WATCHER_JOB)
         assert alert_heads(api, forum) == [STRESS]
 
     async with running(api, settings, clock) as second:
-        await run_job(second, WATCHER_JOB)  # still stressed: no repeat
+        await run_job(second.app, WATCHER_JOB)  # still stressed: no repeat
         market.set("calm")
-        await run_job(second, WATCHER_JOB)  # one calm poll is not enough
+        await run_job(second.app, WATCHER_JOB)  # one calm poll is not enough
         assert alert_heads(api, forum) == [STRESS]
 
     async with running(api, settings, clock) as third:
-        await run_job(third, WATCHER_JOB)  # the second calm poll, after a restart
-        await run_job(third, WATCHER_JOB)
-        await run_job(third, f"daily:{forum.id}")  # restored at start-up; today's is posted
+        await run_job(third.app, WATCHER_JOB)  # the second calm poll, after a restart
+        await run_job(third.app, WATCHER_JOB)
+        await run_job(third.app, f"daily:{forum.id}")  # restored at start-up; today's is posted
 
     assert alert_heads(api, forum) == [STRESS, ALL_CLEAR]
     assert len([m for m in in_topic(api, forum) if m.text.startswith("Preflight daily")]) == 1

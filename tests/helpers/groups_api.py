@@ -13,7 +13,6 @@ describes ("no more than 30 messages per second", "no more than 20 messages per 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -22,9 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from telegram.request import BaseRequest, RequestData
+from telegram.request import RequestData
 
-import handlers
 from handlers.groups import CLOCK
 from settings import Settings
 from tests.helpers.fake_botapi import (
@@ -41,7 +39,7 @@ from tests.helpers.fake_botapi import (
     FakeUser,
     StoredMessage,
 )
-from tests.helpers.telegram import BotHarness, RecordingRequest
+from tests.helpers.telegram import BotHarness, RecordingRequest, run_job
 
 SEND_PHOTO = {
     **SEND_COMMON,
@@ -331,28 +329,16 @@ def attach(raw: Mapping[str, str], uploads: Mapping[str, bytes]) -> dict[str, An
 class UploadingRequest(RecordingRequest):
     """RecordingRequest that also hands uploaded files (sendPhoto) to the fake, in-process."""
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Decode form values and uploads as the HTTP server would, and answer."""
-        if request_data is None or not request_data.contains_files:
-            return await super().do_request(url, method, request_data)
-        endpoint = url.rsplit("/", 1)[-1]
-        raw = request_data.json_parameters
+    def parameters(self, endpoint: str, request_data: RequestData) -> dict[str, Any]:
+        """Decode form values and uploads as the HTTP server would."""
+        if not request_data.contains_files:
+            return super().parameters(endpoint, request_data)
         uploads = {
             name: part[1]
             for name, part in request_data.multipart_data.items()
             if isinstance(part, tuple) and isinstance(part[1], bytes)
         }
-        status, body = await self.api.call(endpoint, attach(raw, uploads))
-        return status, json.dumps(body).encode()
+        return attach(request_data.json_parameters, uploads)
 
 
 def bot_messages_text(api: FakeBotAPI, chat: FakeChat) -> list[str]:
@@ -369,24 +355,18 @@ def last_text(api: FakeBotAPI, chat: FakeChat) -> str:
 class GroupsHarness(BotHarness):
     """BotHarness whose requests carry uploads, with the application's clock fixed if given."""
 
+    request_type = UploadingRequest
+
     def __init__(
         self,
         api: FakeBotAPI,
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.api = api
-        self.settings = settings
-        self.app = handlers.build_application(
-            settings, request=UploadingRequest(api), get_updates_request=UploadingRequest(api)
-        )
+        super().__init__(api, settings)
         if clock is not None:
             self.app.bot_data[CLOCK] = clock
-        handlers.register(self.app)
 
     async def run_job(self, name: str) -> None:
         """Run one scheduled job's callback now, as the JobQueue would."""
-        assert self.app.job_queue is not None
-        jobs = self.app.job_queue.get_jobs_by_name(name)
-        assert len(jobs) == 1, f"expected one job {name!r}, found {len(jobs)}"
-        await jobs[0].run(self.app)
+        await run_job(self.app, name)

@@ -68,23 +68,29 @@ class RecordingRequest(BaseRequest):
         *_, token_part, endpoint = url.split("/")
         if token_part != f"bot{self.api.token}":
             self.api.failures.append(f"request to {url!r} does not carry the bot token")
-        if request_data is not None and request_data.contains_files:
-            self.api.failures.append(f"{endpoint}: file uploads are not faked")
-        raw = request_data.json_parameters if request_data is not None else {}
+        raw = self.parameters(endpoint, request_data) if request_data is not None else {}
         status, body = await self.api.call(endpoint, raw)
         return status, json.dumps(body).encode()
+
+    def parameters(self, endpoint: str, request_data: RequestData) -> dict[str, Any]:
+        """The call's form values; uploads are a failure here (UploadingRequest takes them)."""
+        if request_data.contains_files:
+            self.api.failures.append(f"{endpoint}: file uploads are not faked")
+        return request_data.json_parameters
 
 
 class BotHarness:
     """The real Application, its updates fed through `process_update` (no sockets)."""
+
+    request_type: type[RecordingRequest] = RecordingRequest
 
     def __init__(self, api: FakeBotAPI, settings: Settings, *, rate_limiter: bool = True) -> None:
         self.api = api
         self.settings = settings
         self.app: Application = handlers.build_application(  # type: ignore[type-arg]
             settings,
-            request=RecordingRequest(api),
-            get_updates_request=RecordingRequest(api),
+            request=self.request_type(api),
+            get_updates_request=self.request_type(api),
             rate_limiter=rate_limiter,
         )
         handlers.register(self.app)
@@ -167,3 +173,11 @@ async def settle(api: FakeBotAPI, quiet_s: float = 0.2) -> None:
         await asyncio.sleep(quiet_s)
         if len(api.calls) == count or all(c.method == "getUpdates" for c in api.calls[count:]):
             return
+
+
+async def run_job(app: Application, name: str) -> None:  # type: ignore[type-arg]
+    """Run one scheduled job's callback now, as the JobQueue would."""
+    assert app.job_queue is not None
+    jobs = app.job_queue.get_jobs_by_name(name)
+    assert len(jobs) == 1, f"expected one job {name!r}, found {len(jobs)}"
+    await jobs[0].run(app)
