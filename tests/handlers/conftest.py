@@ -9,6 +9,7 @@ import pytest
 
 from settings import Settings
 from tests.helpers.fake_botapi import FakeBotAPI, FakeChat, FakeUser
+from tests.helpers.market import Market
 from tests.helpers.telegram import BotHarness, bot_settings
 
 
@@ -43,3 +44,9 @@ def alice(api: FakeBotAPI) -> FakeUser:
 def dm(api: FakeBotAPI, alice: FakeUser) -> FakeChat:
     """Alice's private chat with the bot."""
     return api.private_chat(alice)
+
+
+@pytest.fixture
+def market(tmp_path: Path) -> Market:
+    """A snapshot file to point settings at, ETH starting crowded (as in the demo)."""
+    return Market(tmp_path / "snapshot.json")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,38 +10,15 @@ import pytest
 
 from handlers import alerts
 from settings import Settings
-from signals.snapshot import DEMO_PATH
 from tests.helpers.fake_botapi import FakeChat, FakeUser
 from tests.helpers.groups_api import GroupsBotAPI, GroupsHarness, last_text
+from tests.helpers.market import NOW, Market, alerts_in
 from tests.helpers.telegram import bot_settings
-
-NOW = datetime(2026, 5, 20, 6, 0, tzinfo=UTC)
-
-
-class Market:
-    """The PREFLIGHT_SNAPSHOT file, swapped to move ETH between calm, crowded and stressed."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.demo: dict[str, Any] = json.loads(DEMO_PATH.read_text(encoding="utf-8"))
-        self.set("crowded")
-
-    def set(self, state: str) -> None:
-        """ETH as in the demo (crowded: 2 long flags), or with BTC's (calm) or SOL's (stress)."""
-        doc = json.loads(json.dumps(self.demo))
-        source = {"crowded": "ETH", "calm": "BTC", "stressed": "SOL"}[state]
-        doc["assets"]["ETH"] = doc["assets"][source]
-        self.path.write_text(json.dumps(doc), encoding="utf-8")
 
 
 @pytest.fixture
 def api() -> GroupsBotAPI:
     return GroupsBotAPI()
-
-
-@pytest.fixture
-def market(tmp_path: Path) -> Market:
-    return Market(tmp_path / "snapshot.json")
 
 
 @pytest.fixture
@@ -66,12 +41,6 @@ def alice(api: GroupsBotAPI) -> FakeUser:
 @pytest.fixture
 def dm(api: GroupsBotAPI, alice: FakeUser) -> FakeChat:
     return api.private_chat(alice)
-
-
-def alerts_in(api: GroupsBotAPI, chat: FakeChat) -> list[str]:
-    """The bot's alert messages in a chat (their first lines), oldest first."""
-    heads = ("🔴", "✅", "🟠", "🟢")
-    return [m.text.splitlines()[0] for m in api.bot_messages(chat) if m.text.startswith(heads)]
 
 
 # ---- commands --------------------------------------------------------------------------------

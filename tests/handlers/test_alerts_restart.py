@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,38 +10,19 @@ import pytest
 
 from handlers import alerts
 from settings import Settings
-from tests.handlers.test_alerts import Market, alerts_in
 from tests.helpers.fake_botapi import FakeChat, FakeUser
 from tests.helpers.groups_api import GroupsBotAPI, GroupsHarness
+from tests.helpers.market import ALL_CLEAR, STRESS, Market, Ticking, alerts_in
 from tests.helpers.telegram import bot_settings
-
-STRESS = "🔴 ETH long: STRESS — 3 of 4 flags in caution (was elevated)"
-ALL_CLEAR = "✅ ETH long: all clear — stress is over, now 🟢 calm with 0 of 4 flags"
 
 
 class Killed(BaseException):
     """The process dying: not an error any layer catches."""
 
 
-class Ticking:
-    """A clock that moves five minutes (one watcher interval) every time it is read."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 5, 20, 6, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(minutes=5)
-        return self.now
-
-
 @pytest.fixture
 def api() -> GroupsBotAPI:
     return GroupsBotAPI()
-
-
-@pytest.fixture
-def market(tmp_path: Path) -> Market:
-    return Market(tmp_path / "snapshot.json")
 
 
 @pytest.fixture
@@ -51,7 +32,8 @@ def settings(tmp_path: Path, market: Market) -> Settings:
 
 @pytest.fixture
 def clock() -> Ticking:
-    return Ticking()
+    """Five minutes (one watcher interval) further every time it is read."""
+    return Ticking(timedelta(minutes=5))
 
 
 def harness(api: GroupsBotAPI, settings: Settings, clock: Ticking) -> GroupsHarness:

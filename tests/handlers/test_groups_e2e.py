@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,25 +17,12 @@ from handlers.alerts import WATCHER_JOB
 from handlers.groups import CLOCK
 from settings import Settings
 from signals.chart import HEIGHT_PX, WIDTH_PX
-from tests.handlers.test_alerts import Market
 from tests.helpers.fake_botapi import FakeChat, StoredMessage
 from tests.helpers.groups_api import GroupsBotAPI
+from tests.helpers.market import ALL_CLEAR, STRESS, Market, Ticking, alert_heads
 from tests.helpers.telegram import PollingBot, bot_settings, run_job
 
 TOPIC = 11
-STRESS = "🔴 ETH long: STRESS — 3 of 4 flags in caution (was elevated)"
-ALL_CLEAR = "✅ ETH long: all clear — stress is over, now 🟢 calm with 0 of 4 flags"
-
-
-class Ticking:
-    """A clock that starts at 08:00 in Berlin and moves one second per read."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 5, 20, 6, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 @pytest.fixture
@@ -45,11 +32,6 @@ async def api() -> AsyncIterator[GroupsBotAPI]:
     yield fake
     await fake.close()
     assert fake.failures == []
-
-
-@pytest.fixture
-def market(tmp_path: Path) -> Market:
-    return Market(tmp_path / "snapshot.json")
 
 
 @pytest.fixture
@@ -67,15 +49,10 @@ def in_topic(api: GroupsBotAPI, chat: FakeChat) -> list[StoredMessage]:
     return [m for m in api.bot_messages(chat) if m.thread_id == TOPIC]
 
 
-def alert_heads(api: GroupsBotAPI, chat: FakeChat) -> list[str]:
-    heads = ("🔴", "✅", "🟠", "🟢")
-    return [m.text.splitlines()[0] for m in in_topic(api, chat) if m.text.startswith(heads)]
-
-
 async def test_group_summary_and_member_warnings_once_each_across_restarts(
     api: GroupsBotAPI, settings: Settings, market: Market
 ) -> None:
-    clock = Ticking()
+    clock = Ticking(timedelta(seconds=1))
     forum = api.group_chat("Derivatives desk", forum=True)
     ada, max_ = api.user("Ada", "ada"), api.user("Max", "max")
     api.make_admin(forum, ada)
@@ -100,20 +77,20 @@ async def test_group_summary_and_member_warnings_once_each_across_restarts(
 
         market.set("stressed")
         await run_job(first.app, WATCHER_JOB)
-        assert alert_heads(api, forum) == [STRESS]
+        assert alert_heads(in_topic(api, forum)) == [STRESS]
 
     async with running(api, settings, clock) as second:
         await run_job(second.app, WATCHER_JOB)  # still stressed: no repeat
         market.set("calm")
         await run_job(second.app, WATCHER_JOB)  # one calm poll is not enough
-        assert alert_heads(api, forum) == [STRESS]
+        assert alert_heads(in_topic(api, forum)) == [STRESS]
 
     async with running(api, settings, clock) as third:
         await run_job(third.app, WATCHER_JOB)  # the second calm poll, after a restart
         await run_job(third.app, WATCHER_JOB)
         await run_job(third.app, f"daily:{forum.id}")  # restored at start-up; today's is posted
 
-    assert alert_heads(api, forum) == [STRESS, ALL_CLEAR]
+    assert alert_heads(in_topic(api, forum)) == [STRESS, ALL_CLEAR]
     assert len([m for m in in_topic(api, forum) if m.text.startswith("Preflight daily")]) == 1
     assert len(api.photos_in(forum)) == 1
     assert api.too_many_requests == 0
