@@ -134,8 +134,13 @@ class _FakeWs:
             raise
 
 
-class FakeBinanceUsdm(_FakeWs, ccxtpro.binanceusdm):
-    """binanceusdm whose `!forceOrder@arr` stream is a FakeStream (key "*")."""
+class _FakeWsAllSymbols(_FakeWs):
+    """A venue whose one all-symbols liquidation stream is the FakeStream key "*"."""
+
+    # ccxt's own parsing and filtering, from the exchange class mixed in after this one
+    handle_liquidation: Callable[[Any, dict[str, Any]], None]
+    filter_by_symbols_since_limit: Callable[..., list[dict[str, Any]]]
+    liquidations: Any
 
     async def watch_liquidations_for_symbols(
         self,
@@ -147,6 +152,10 @@ class FakeBinanceUsdm(_FakeWs, ccxtpro.binanceusdm):
         client, message = await self._next_message("*")
         self.handle_liquidation(client, message)
         return self.filter_by_symbols_since_limit(self.liquidations, symbols, since, limit, True)
+
+
+class FakeBinanceUsdm(_FakeWsAllSymbols, ccxtpro.binanceusdm):
+    """binanceusdm whose `!forceOrder@arr` stream is a FakeStream (key "*")."""
 
 
 class FakeBybit(_FakeWs, ccxtpro.bybit):
@@ -167,19 +176,8 @@ class FakeBybit(_FakeWs, ccxtpro.bybit):
         )
 
 
-class FakeOkx(_FakeWs, ccxtpro.okx):
+class FakeOkx(_FakeWsAllSymbols, ccxtpro.okx):
     """okx whose `liquidation-orders` SWAP channel is a FakeStream (key "*")."""
-
-    async def watch_liquidations_for_symbols(
-        self,
-        symbols: list[str] | None = None,
-        since: int | None = None,
-        limit: int | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        client, message = await self._next_message("*")
-        self.handle_liquidation(client, message)
-        return self.filter_by_symbols_since_limit(self.liquidations, symbols, since, limit, True)
 
 
 FAKE_CLASSES: dict[str, type[Any]] = {
