@@ -9,6 +9,7 @@ import pytest
 
 from settings import Settings
 from signals.derived import compute_market
+from signals.market import AssetData
 from signals.snapshot import load_snapshot, write_snapshot
 from signals.store import Store
 from signals.thresholds import Thresholds
@@ -48,6 +49,13 @@ def flat_wing_options(now_ms: int, forward: float, call_iv: float, put_iv: float
             options.append(OptionSpec(expiry, strike, True, call_iv, forward))
             options.append(OptionSpec(expiry, strike, False, put_iv, forward))
     return options
+
+
+async def fetch_once(scenario: Scenario, asset: str = "ETH") -> AssetData:
+    """Fetch `asset` once from a fresh LiveMarket over the scenario (closed afterwards)."""
+    async with live(scenario) as (market, _, _c):
+        _, data = await market.fetch_asset(asset)
+    return data
 
 
 # ---- markets ------------------------------------------------------------------------------
@@ -106,8 +114,7 @@ async def test_candles_drop_the_forming_bar() -> None:
 async def test_binance_oi_is_its_usd_value() -> None:
     scenario = units_scenario(("binanceusdm",))
     h = scenario.hour_start
-    async with live(scenario) as (market, _, _c):
-        _, data = await market.fetch_asset("ETH")
+    data = await fetch_once(scenario)
     # sumOpenInterestValue: 1000 ETH valued at Binance's mark (close × 1.0005)
     assert data.oi_usd_1h[h] == pytest.approx(1000 * 147 * 1.0005)
     assert data.oi_usd_1h[h - HOUR_MS] == pytest.approx(1000 * 146 * 1.0005)
@@ -117,8 +124,7 @@ async def test_binance_oi_is_its_usd_value() -> None:
 async def test_bybit_oi_is_base_coins_times_that_bars_close() -> None:
     scenario = units_scenario(("bybit",))
     h, d = scenario.hour_start, scenario.day_start
-    async with live(scenario) as (market, _, _c):
-        _, data = await market.fetch_asset("ETH")
+    data = await fetch_once(scenario)
     # 500 ETH × close of the bar ending at the point: 147 at h, 146 an hour earlier
     assert data.oi_usd_1h[h] == pytest.approx(500 * 147)
     assert data.oi_usd_1h[h - HOUR_MS] == pytest.approx(500 * 146)
@@ -132,8 +138,7 @@ async def test_bybit_oi_is_base_coins_times_that_bars_close() -> None:
 async def test_okx_oi_is_its_usd_column() -> None:
     scenario = units_scenario(("okx",))
     h = scenario.hour_start
-    async with live(scenario) as (market, _, _c):
-        _, data = await market.fetch_asset("ETH")
+    data = await fetch_once(scenario)
     # oiUsd: 250 ETH at OKX's mark (close × 0.9995), not the 2500 contracts column
     assert data.oi_usd_1h[h] == pytest.approx(250 * 147 * 0.9995)
     assert data.oi_usd_1d[scenario.day_start] == pytest.approx(250 * 129 * 0.9995)
@@ -143,8 +148,7 @@ async def test_oi_is_summed_over_venues_at_bars_every_venue_has() -> None:
     scenario = units_scenario(("binanceusdm", "bybit", "okx"))
     scenario.assets["ETH"].oi_history_len = {"okx": 10}
     h = scenario.hour_start
-    async with live(scenario) as (market, _, _c):
-        _, data = await market.fetch_asset("ETH")
+    data = await fetch_once(scenario)
     assert data.oi_usd_1h[h] == pytest.approx(1000 * 147 * 1.0005 + 500 * 147 + 250 * 147 * 0.9995)
     # OKX has only the last 10 bars: the sum covers exactly those
     assert list(data.oi_usd_1h.index) == [h - k * HOUR_MS for k in range(9, -1, -1)]
@@ -224,8 +228,7 @@ async def test_skew_from_deribit_is_recorded_with_its_history(tmp_path: Path) ->
 async def test_skew_without_a_store_is_the_fresh_sample() -> None:
     scenario = default_scenario()
     scenario.assets["ETH"].options = flat_wing_options(scenario.now_ms, 3200.0, 50.0, 53.0)
-    async with live(scenario) as (market, _, _c):
-        _, data = await market.fetch_asset("ETH")
+    data = await fetch_once(scenario)
     assert list(data.skew_rr25_30d.items()) == [(scenario.now_ms, pytest.approx(-3.0))]
 
 
@@ -262,15 +265,13 @@ async def test_okx_option_fallback_uses_mark_vol_fractions() -> None:
     eth = scenario.assets["ETH"]
     eth.options = flat_wing_options(scenario.now_ms, 3200.0, 45.0, 47.5)
     eth.option_venues = ("okx",)
-    async with live(scenario) as (market, _, _c):
-        _, data = await market.fetch_asset("ETH")
+    data = await fetch_once(scenario)
     assert data.sources["skew"] == "okx"
     assert data.skew_rr25_30d.iloc[-1] == pytest.approx(-2.5)
 
 
 async def test_asset_without_listed_options_has_no_skew() -> None:
-    async with live(default_scenario()) as (market, _, _c):
-        _, data = await market.fetch_asset("BTC")
+    data = await fetch_once(default_scenario(), "BTC")
     assert len(data.skew_rr25_30d) == 0
     assert data.sources["skew"] is None
     assert data.venues_down == ()
@@ -282,16 +283,14 @@ async def test_asset_without_listed_options_has_no_skew() -> None:
 async def test_mmr_is_bybit_tier_one_when_given() -> None:
     scenario = default_scenario()
     scenario.assets["ETH"].bybit_mmr = 0.01
-    async with live(scenario) as (market, _, _c):
-        _, eth = await market.fetch_asset("ETH")
+    eth = await fetch_once(scenario)
     assert eth.mmr == 0.01
     assert eth.sources["mmr"] == "bybit"
 
 
 async def test_mmr_defaults_without_a_tier_figure() -> None:
     scenario = units_scenario(("binanceusdm", "bybit"))
-    async with live(scenario) as (market, _, _c):
-        _, eth = await market.fetch_asset("ETH")
+    eth = await fetch_once(scenario)
     assert eth.mmr == 0.005
     assert eth.sources["mmr"] == "default"
 
