@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from signals.derived import Market, compute_market
@@ -53,9 +54,15 @@ class CheckResult:
     market: Market
     grades: tuple[Grade, ...]
     mmr: float = 0.005
-    venues_down: tuple[str, ...] = ()
+    venues_used: tuple[str, ...] = ()
+    venues_failed: Mapping[str, str] = field(default_factory=dict)
     liq_coverage: LiquidationCoverage | None = None
     sources: Any = None
+
+    @property
+    def venues_down(self) -> tuple[str, ...]:
+        """The venues that failed while this state was read."""
+        return tuple(self.venues_failed)
 
 
 def verdict_for(count: int, th: Thresholds) -> Verdict:
@@ -147,7 +154,8 @@ def grade_check(idea: TradeIdea, data: AssetData, asof: int, th: Thresholds) -> 
         market=market,
         grades=grades,
         mmr=data.mmr,
-        venues_down=data.venues_down,
+        venues_used=data.venues_used,
+        venues_failed=dict(data.venues_failed),
         liq_coverage=data.liq_coverage,
         sources=data.sources,
     )

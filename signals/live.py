@@ -333,33 +333,36 @@ class LiveMarket:
         results: dict[str, Any],
         timed_out: list[str],
     ) -> AssetData:
-        down: list[str] = list(unreachable)
+        failed: dict[str, str] = dict.fromkeys(unreachable, "markets unavailable")
 
-        def mark_down(venues: Sequence[str]) -> None:
-            down.extend(v for v in venues if v not in down)
+        def mark_down(venues: Sequence[str], reason: str) -> None:
+            for v in venues:
+                failed.setdefault(v, reason)
 
         for job in timed_out:
+            late = f"{job.split(':', 1)[0]}: no answer within the check budget"
             if job == "mmr":
                 continue  # the default mmr stands in; Bybit's data may still be fine
             if job == "price":
-                mark_down(listing[:1])
+                mark_down(listing[:1], late)
             elif job == "skew":
-                mark_down([v for v in self.settings.options_venues if v in self._venues][:1])
+                opts = [v for v in self.settings.options_venues if v in self._venues]
+                mark_down(opts[:1], late)
             elif ":" in job:
-                mark_down([job.split(":", 1)[1]])
+                mark_down([job.split(":", 1)[1]], late)
         for job, value in results.items():
             if job == "mmr":
                 continue
             if isinstance(value, _AllFailed):
-                mark_down(value.venues)
+                mark_down(value.venues, f"{job}: failed")
             elif isinstance(value, VenueUnavailable):
-                mark_down([value.venue])
+                mark_down([value.venue], value.detail or f"{job}: failed")
         price = results.get("price")
         if isinstance(price, _Price):
-            mark_down(price.failed)
+            mark_down(price.failed, "price: failed")
         skew = results.get("skew")
         if isinstance(skew, _Skew):
-            mark_down(skew.failed)
+            mark_down(skew.failed, "options: failed")
 
         ohlcv_1d = _ohlcv(price.rows_1d if isinstance(price, _Price) else [], now_ms, DAY_MS)
         ohlcv_1h = _ohlcv(price.rows_1h if isinstance(price, _Price) else [], now_ms, HOUR_MS)
@@ -381,6 +384,14 @@ class LiveMarket:
         skew_series, skew_venue = self._skew_series(asset, now_ms, skew)
         mmr = results.get("mmr")
         mmr_value = mmr if isinstance(mmr, float) else None
+        sources: dict[str, Any] = {
+            "price": price.venue if isinstance(price, _Price) else None,
+            "oi": [v for v, s in oi_1h_by_venue.items() if len(s)],
+            "funding": [f.venue for f in funding],
+            "skew": skew_venue,
+            "mmr": "bybit" if mmr_value is not None else "default",
+            "fetched_at": now_ms,
+        }
         data = AssetData(
             asset=asset,
             ohlcv_1d=ohlcv_1d,
@@ -390,18 +401,12 @@ class LiveMarket:
             funding=funding,
             skew_rr25_30d=skew_series,
             mmr=mmr_value if mmr_value is not None else DEFAULT_MMR,
-            sources={
-                "price": price.venue if isinstance(price, _Price) else None,
-                "oi": [v for v, s in oi_1h_by_venue.items() if len(s)],
-                "funding": [f.venue for f in funding],
-                "skew": skew_venue,
-                "mmr": "bybit" if mmr_value is not None else "default",
-                "fetched_at": now_ms,
-            },
-            venues_down=tuple(down),
+            sources=sources,
+            venues_used=_used_venues(sources),
+            venues_failed=failed,
         )
         if not data.has_any_data():
-            raise NoMarketData(asset, "every venue failed: " + ", ".join(down))
+            raise NoMarketData(asset, "every venue failed: " + ", ".join(failed))
         return data
 
     def _skew_series(self, asset: str, now_ms: int, skew: Any) -> tuple[pd.Series, str | None]:
@@ -680,6 +685,17 @@ class LiveMarket:
 
 
 # ---- helpers ----------------------------------------------------------------------------
+
+
+def _used_venues(sources: dict[str, Any]) -> tuple[str, ...]:
+    """Every venue named as the source of some metric, in first-use order."""
+    names: list[str] = []
+    for key in ("price", "oi", "funding", "skew", "mmr"):
+        value = sources.get(key)
+        for name in value if isinstance(value, list) else [value]:
+            if isinstance(name, str) and name != "default" and name not in names:
+                names.append(name)
+    return tuple(names)
 
 
 def _same_parts(old: list[Any], new: list[Any]) -> bool:

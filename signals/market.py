@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,9 +90,16 @@ class AssetData:
     skew_rr25_30d: pd.Series = field(default_factory=empty_series)
     mmr: float = DEFAULT_MMR
     sources: dict[str, Any] = field(default_factory=dict)
-    # venues that failed or timed out while this state was fetched (named in replies)
-    venues_down: tuple[str, ...] = ()
+    # SPEC §7 `sources`: the venues whose answers went into this state, and every venue that
+    # was asked and did not answer usefully, with a short reason (named in replies and JSON)
+    venues_used: tuple[str, ...] = ()
+    venues_failed: Mapping[str, str] = field(default_factory=dict)
     liq_coverage: LiquidationCoverage | None = None
+
+    @property
+    def venues_down(self) -> tuple[str, ...]:
+        """The venues that failed, in the order they were recorded."""
+        return tuple(self.venues_failed)
 
     def has_any_data(self) -> bool:
         """True when at least one series or funding venue carries data."""

@@ -110,7 +110,8 @@ def _parse_asset(asset: str, body: Any, key: str) -> AssetData:
         skew_rr25_30d=series_from_rows(_rows(body, "skew_rr25_30d", key, 2)),
         mmr=mmr,
         sources=sources,
-        venues_down=_str_tuple(sources.get("venues_down", []), f"{key}.sources.venues_down"),
+        venues_used=_str_tuple(sources.get("used", []), f"{key}.sources.used"),
+        venues_failed=_failed(sources, f"{key}.sources"),
         liq_coverage=_coverage(sources.get("liquidations"), f"{key}.sources.liquidations"),
     )
 
@@ -216,6 +217,19 @@ def _coverage(raw: Any, key: str) -> LiquidationCoverage | None:
     )
 
 
+def _failed(sources: Mapping[str, Any], key: str) -> dict[str, str]:
+    """`sources.failed` (venue → reason); a v1 file's `venues_down` list reads as failed."""
+    failed = sources.get("failed")
+    if failed is None:
+        legacy = _str_tuple(sources.get("venues_down", []), f"{key}.venues_down")
+        return dict.fromkeys(legacy, "unavailable")
+    if not isinstance(failed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in failed.items()
+    ):
+        raise _Invalid(f"{key}.failed", "must be an object of venue → reason")
+    return dict(failed)
+
+
 def _str_tuple(raw: Any, key: str) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
         raise _Invalid(key, "must be a list of names")
@@ -252,8 +266,9 @@ def _describe(value: Any) -> str:
 def asset_to_json(data: AssetData) -> dict[str, Any]:
     """Encode one asset's inputs as a SPEC §6 asset object."""
     sources = dict(data.sources)
-    if data.venues_down:
-        sources["venues_down"] = list(data.venues_down)
+    sources.pop("venues_down", None)
+    sources["used"] = list(data.venues_used)
+    sources["failed"] = dict(data.venues_failed)
     if data.liq_coverage is not None:
         cov = data.liq_coverage
         sources["liquidations"] = {

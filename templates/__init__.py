@@ -292,6 +292,7 @@ def check_json(result: CheckResult, thresholds: Any = None) -> dict[str, Any]:
         "asof": result.asof,
         "stop": result.stop,
         "market": market,
+        "sources": {"used": list(result.venues_used), "failed": dict(result.venues_failed)},
         "grades": grades,
     }
 

@@ -33,7 +33,7 @@ from tests.helpers.builders import (
 ROOT = Path(__file__).resolve().parents[1]
 BOT = ROOT / "bot.py"
 
-TOP_KEYS = {"asset", "asof", "stop", "market", "grades"}
+TOP_KEYS = {"asset", "asof", "stop", "market", "sources", "grades"}
 MARKET_KEYS = {
     "price",
     "price_change_24h",

@@ -70,7 +70,8 @@ def numbers_before(text: str, word: str) -> list[float]:
 @pytest.mark.parametrize("fmt", ["html", "text"])
 def test_heaviest_reply_stays_under_telegram_limit(fmt: str) -> None:
     data = full_data()
-    data = AssetData(**{**data.__dict__, "venues_down": ("okx", "bitget", "gate")})
+    failed = dict.fromkeys(("okx", "bitget", "gate"), "timeout")
+    data = AssetData(**{**data.__dict__, "venues_failed": failed})
     result = check(data, side=None, leverage=50.0, entry=100.0, stop=97.0, horizon_days=30.0)
     text = render_check(result, fmt, TH)  # type: ignore[arg-type]
     assert len(text) < 4096
@@ -102,7 +103,7 @@ def test_html_uses_only_telegram_tags() -> None:
 def test_user_and_data_text_is_escaped_in_html() -> None:
     body = asset_json(closes_1h=HOURLY_DOWN)
     data = to_asset_data("<B>&X", body)
-    data = AssetData(**{**data.__dict__, "venues_down": ("<script>evil</script>",)})
+    data = AssetData(**{**data.__dict__, "venues_failed": {"<script>evil</script>": "x"}})
     result = grade_check(idea(asset="<B>&X"), data, ASOF, TH)
     html = render_check(result, "html", TH)
     assert "<B>" not in html and "<script>" not in html
