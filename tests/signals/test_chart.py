@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import struct
 import subprocess
 import sys
@@ -587,3 +588,45 @@ def test_text_on_the_chart_is_never_read_as_mathtext() -> None:
     for text in fig.findobj(Text):
         if text.get_text().count("$") >= 2:
             assert text.get_parse_math() is False
+
+
+def test_a_render_leaves_no_figure_for_the_full_garbage_collector(demo: Any) -> None:
+    # a figure is ~13,000 objects in cycles: left to age, they set off full collections
+    # that hold the event loop; chart_png frees them while they are young
+    asof, assets = demo
+    chart_png(assets["ETH"], asof)
+    gc.collect()
+
+    chart_png(assets["ETH"], asof, "30d")
+
+    assert gc.isenabled()
+    assert gc.collect() < 200
+
+
+def test_bad_numbers_from_a_venue_are_left_out_not_fatal() -> None:
+    data = synthetic_asset()
+    closes = data.ohlcv_1h.copy()
+    closes.iloc[-3, 3] = np.nan
+    oi = data.oi_usd_1h.copy()
+    oi.iloc[5] = np.inf
+    funding = (VenueFunding("bybit", float("nan"), 8, 1e9, data.funding[0].history),)
+    bad = replace(data, ohlcv_1h=closes, oi_usd_1h=oi, funding=funding)
+
+    png = chart_png(bad, ASOF, "7d")
+    fig = chart_figure(bad, ASOF, "7d")
+
+    assert _png_size(png) == (WIDTH_PX, HEIGHT_PX)
+    [line] = _by_gid(fig, "price-line")
+    assert np.isfinite(line.get_ydata()).all()
+    assert len(line.get_ydata()) == 7 * 24  # the window's 169 closes but the NaN one
+    assert _by_gid(fig, "funding-now") == []  # a NaN current rate is not drawn as a rate
+
+
+def test_buckets_of_zeros_say_zero_liquidations_not_a_blank_panel() -> None:
+    data = synthetic_asset()
+    zeros = replace(data, liquidations_1h=data.liquidations_1h * 0)
+
+    fig = chart_figure(zeros, ASOF)
+
+    assert _texts(fig.axes[3]) == ["zero liquidations recorded"]
+    assert list(fig.axes[3].get_yticks()) == [0.0]
