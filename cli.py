@@ -1,4 +1,4 @@
-"""Command line: `check` (grade an idea), `record` (live state → snapshot), `collect`."""
+"""Command line: `check` (grade an idea), `record` (state → snapshot), `collect`, `backtest`."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
         print(templates.render("problem", "text", error=e), file=err)
         return EXIT_BAD_INPUT
     # a one-shot check prints its answer; only long-running commands log at the configured level
-    level = "WARNING" if args.command == "check" else settings.log_level
+    level = "WARNING" if args.command in ("check", "backtest") else settings.log_level
     logging.basicConfig(level=level, stream=err, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "check":
@@ -98,6 +98,11 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
             return EXIT_OK
     if args.command == "record":
         return asyncio.run(_record(args, settings, out, err))
+    if args.command == "backtest":
+        try:
+            return asyncio.run(_backtest(args, settings, out, err))
+        except BrokenPipeError:
+            return EXIT_OK
     if args.command == "collect":
         from signals.collector import collect_main
 
@@ -176,4 +181,59 @@ async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -
         "cli", "text", what="recorded", assets=list(recorded), asof=asof, path=args.out
     )
     print(done, file=out)
+    return EXIT_OK
+
+
+async def _backtest(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """SPEC §9: grade the asset once a day on a long history and report what followed."""
+    from signals.backtest import NotEnoughHistory, lookback_days, report_json, run_backtest
+    from signals.backtest_args import EXAMPLE, check_leverage, parse_backtest_words
+    from signals.history import HistorySource, SnapshotHistory, demo_history
+
+    def say(what: str, **ctx: object) -> None:
+        print(templates.render("backtest", "text", what=what, **ctx), file=err)
+
+    try:
+        if args.out:
+            raise ParseError("backtest has no --out: use --chart FILE or --json", EXAMPLE)
+        parsed = parse_backtest_words(args.words)
+    except ParseError as e:
+        print(_problem_line(e), file=err)
+        return EXIT_BAD_INPUT
+    if not (args.demo or args.snapshot):
+        say("no_source", example=EXAMPLE)
+        return EXIT_BAD_INPUT
+    request = parsed.request
+    source: HistorySource = demo_history() if args.demo else SnapshotHistory(args.snapshot or "")
+    origin = "the demo" if args.demo else f"snapshot {args.snapshot}"
+    try:
+        history = await source.history(request.asset, lookback_days(request, settings.thresholds))
+        check_leverage(request, history.data.mmr)
+        report = await asyncio.to_thread(run_backtest, history, request, settings.thresholds)
+    except (SnapshotError, ParseError) as e:
+        print(_problem_line(e), file=err)
+        return EXIT_BAD_INPUT
+    except UnknownAsset as e:
+        say("unknown_asset", error=e, origin=origin)
+        return EXIT_NO_DATA
+    except NotEnoughHistory as e:
+        say("not_enough_history", error=e, origin=origin, asof=history.asof)
+        return EXIT_NO_DATA
+    if parsed.chart:
+        from signals.backtest_chart import write_chart
+
+        try:
+            write_chart(report, parsed.chart)
+        except OSError as e:
+            say("chart_failed", path=parsed.chart, reason=e.strerror or e.__class__.__name__)
+            return EXIT_BAD_INPUT
+    if args.as_json:
+        print(
+            json.dumps(report_json(report, label=args.demo), indent=2, allow_nan=False), file=out
+        )
+    else:
+        print(
+            templates.render("backtest", "text", what="report", r=report, chart=parsed.chart),
+            file=out,
+        )
     return EXIT_OK
