@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import gzip
+import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ class SnapshotHistory:
         self, asset: str, lookback_days: int, progress: Progress | None = None
     ) -> History:
         """The snapshot's asof and the asset's whole recorded history (it is all on disk)."""
-        asof, assets = await asyncio.to_thread(self._load)
+        asof, assets = await asyncio.to_thread(self._load, asset)
         data = assets.get(asset)
         if data is None:
             names = sorted(assets)
@@ -86,7 +87,7 @@ class SnapshotHistory:
             return label if isinstance(label, str) and label else DEMO_LABEL
         return None
 
-    def _load(self) -> tuple[int, dict[str, AssetData]]:
+    def _load(self, asset: str) -> tuple[int, dict[str, AssetData]]:
         name = str(self.path)
         try:
             raw = self.path.read_bytes()
@@ -100,7 +101,28 @@ class SnapshotHistory:
             text = raw.decode("utf-8")
         except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
             raise SnapshotError(name, "", f"cannot read file ({e.__class__.__name__})") from e
-        return parse_snapshot(text, name)
+        return parse_snapshot(_only(text, asset), name)
+
+
+def _only(text: str, asset: str) -> str:
+    """The snapshot reduced to the one asset asked for (the others are not read, so not checked).
+
+    Validating a long history row by row is most of a backtest's load time; a file recorded
+    for several assets should not cost that for each. Text that is not a snapshot object is
+    returned as it is, for parse_snapshot to name what is wrong with it.
+    """
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return text
+    assets = raw.get("assets") if isinstance(raw, dict) else None
+    if not isinstance(assets, dict):
+        return text
+    keep = {key: body for key, body in assets.items() if key.strip().upper() == asset}
+    if not keep:
+        # nothing to read: keep the names so the unknown-asset message can list them
+        keep = {key: {} for key in assets}
+    return json.dumps({**raw, "assets": keep})
 
 
 def demo_history() -> SnapshotHistory:

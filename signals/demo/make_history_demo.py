@@ -39,13 +39,25 @@ LABEL = "synthetic demo data"
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-DAILY_CANDLES = 460  # 365 evaluation days + 31 days before the first + 60 more for vol_expansion
-# what the bot's store would hold after recording for 200 days: hourly candles, hourly OI and
-# liquidation buckets (the venues serve daily candles, daily OI and funding for years)
-HOURLY_DAYS = 200
-LIQ_DAYS = 200
-SKEW_DAYS = 300  # skew samples (every 8 hours): what the store would hold after 300 days
-SKEW_EVERY_H = 8
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How far back each series goes (days before asof), and how often skew is sampled."""
+
+    # 365 evaluation days + 31 days before the first + 60 more for vol_expansion, and a margin
+    daily_days: int = 460
+    # what the bot's store would hold after recording for 200 days: hourly candles, hourly OI
+    # and liquidation buckets (the venues serve daily candles, daily OI and funding for years)
+    hourly_days: int = 200
+    liq_days: int = 200
+    skew_days: int = 300
+    skew_every_h: int = 8
+
+
+DEMO = Coverage()
+# every series hourly over the whole span: the size a long live history would reach
+FULL = Coverage(hourly_days=460, liq_days=460, skew_days=460, skew_every_h=1)
 PRICE_PULL = 0.02  # daily pull of the log price back towards its start
 
 REGIMES = ("calm", "crowded_long", "long_cascade", "crowded_short", "short_squeeze")
@@ -144,9 +156,9 @@ def hourly_log_path(
 
 
 def candles(
-    rng: np.random.Generator, states: np.ndarray, spec: AssetSpec
+    rng: np.random.Generator, states: np.ndarray, spec: AssetSpec, cov: Coverage
 ) -> tuple[list[list[float]], list[list[float]]]:
-    """Daily candles for every day and hourly candles for the last HOURLY_DAYS days."""
+    """Daily candles for every day and hourly candles for the last `cov.hourly_days` days."""
     days = len(states)
     log_close, start = hourly_log_path(rng, states, spec)
     closes = np.exp(log_close)
@@ -173,7 +185,7 @@ def candles(
         for i in range(days)
     ]
     hourly: list[list[float]] = []
-    for i in range(days - HOURLY_DAYS, days):
+    for i in range(days - cov.hourly_days, days):
         ts = day0 + i * DAY_MS
         hourly.extend(
             [
@@ -190,9 +202,9 @@ def candles(
 
 
 def open_interest(
-    rng: np.random.Generator, states: np.ndarray, spec: AssetSpec
+    rng: np.random.Generator, states: np.ndarray, spec: AssetSpec, cov: Coverage
 ) -> tuple[list[list[float]], list[list[float]], float]:
-    """Hourly OI (last HOURLY_DAYS days), daily OI (each day's last hourly value), final OI."""
+    """Hourly OI (last `cov.hourly_days` days), daily OI (each day's last hourly value), OI now."""
     days = len(states)
     change = rng.standard_normal(days) * OI_SD[states] + OI_MEAN[states]
     # OI mean-reverts towards its starting level so it neither explodes nor vanishes
@@ -210,7 +222,7 @@ def open_interest(
     daily = [[day0 + i * DAY_MS, float(oi[i, -1])] for i in range(days)]
     hourly = [
         [day0 + i * DAY_MS + k * HOUR_MS, float(oi[i, k])]
-        for i in range(days - HOURLY_DAYS, days)
+        for i in range(days - cov.hourly_days, days)
         for k in range(24)
     ]
     return hourly, daily, float(oi[-1, -1])
@@ -243,17 +255,18 @@ def funding(rng: np.random.Generator, states: np.ndarray, oi_usd: float) -> list
 
 
 def liquidations(
-    rng: np.random.Generator, states: np.ndarray, spec: AssetSpec
+    rng: np.random.Generator, states: np.ndarray, spec: AssetSpec, cov: Coverage
 ) -> list[list[float]]:
-    """Hourly `[ts, long_usd, short_usd]` buckets for the last LIQ_DAYS days; cascades burst."""
+    """Hourly `[ts, long_usd, short_usd]` buckets for the last `cov.liq_days`; cascades burst."""
     days = len(states)
-    recent = states[days - LIQ_DAYS :]
-    noise = np.clip(np.exp(0.35 * rng.standard_normal((LIQ_DAYS, 24, 2))), 0.4, 2.0)
+    liq_days = cov.liq_days
+    recent = states[days - liq_days :]
+    noise = np.clip(np.exp(0.35 * rng.standard_normal((liq_days, 24, 2))), 0.4, 2.0)
     base = spec.liq_hourly_usd * noise
     long_usd = base[..., 0] * LIQ_LONG[recent][:, None]
     short_usd = base[..., 1] * LIQ_SHORT[recent][:, None]
-    burst_hours = rng.random((LIQ_DAYS, 24)) < 0.2
-    burst_size = 6.0 + 10.0 * rng.random((LIQ_DAYS, 24))
+    burst_hours = rng.random((liq_days, 24)) < 0.2
+    burst_size = 6.0 + 10.0 * rng.random((liq_days, 24))
     long_usd = np.where(
         burst_hours & (recent == LONG_CASCADE)[:, None], long_usd * burst_size, long_usd
     )
@@ -261,20 +274,21 @@ def liquidations(
         burst_hours & (recent == SHORT_SQUEEZE)[:, None], short_usd * burst_size, short_usd
     )
     long_usd, short_usd = np.round(long_usd, -4), np.round(short_usd, -4)
-    t0 = ASOF - LIQ_DAYS * DAY_MS
+    t0 = ASOF - liq_days * DAY_MS
     return [
         [t0 + (i * 24 + k) * HOUR_MS, float(long_usd[i, k]), float(short_usd[i, k])]
-        for i in range(LIQ_DAYS)
+        for i in range(liq_days)
         for k in range(24)
     ]
 
 
-def skew(rng: np.random.Generator, states: np.ndarray) -> list[list[float]]:
-    """rr25 every 8 hours for the last SKEW_DAYS days: the regime's level, smoothed, plus noise."""
+def skew(rng: np.random.Generator, states: np.ndarray, cov: Coverage) -> list[list[float]]:
+    """rr25 samples for the last `cov.skew_days` days: the regime's level, smoothed, plus noise."""
     days = len(states)
     day0 = ASOF - days * DAY_MS
-    per_day = 24 // SKEW_EVERY_H
-    ts = np.arange(ASOF - SKEW_DAYS * DAY_MS, ASOF, SKEW_EVERY_H * HOUR_MS, dtype=np.int64)
+    per_day = 24 // cov.skew_every_h
+    step = cov.skew_every_h * HOUR_MS
+    ts = np.arange(ASOF - cov.skew_days * DAY_MS, ASOF, step, dtype=np.int64)
     # a sample at ts sees the regime of the interval just before it
     day_of = np.clip((ts - 1 - day0) // DAY_MS, 0, days - 1)
     target = RR_LEVEL[states[day_of]]
@@ -287,15 +301,15 @@ def skew(rng: np.random.Generator, states: np.ndarray) -> list[list[float]]:
     return [[int(t), float(v)] for t, v in zip(ts, values, strict=True)]
 
 
-def build_asset(index: int, spec: AssetSpec) -> dict[str, Any]:
+def build_asset(index: int, spec: AssetSpec, cov: Coverage = DEMO) -> dict[str, Any]:
     """One SPEC §6 asset object with a long history, from its own seeded stream."""
     rng = np.random.default_rng([SEED, index])
-    states = regime_path(rng, DAILY_CANDLES)
-    daily, hourly = candles(rng, states, spec)
-    oi_1h, oi_1d, oi_now = open_interest(rng, states, spec)
+    states = regime_path(rng, cov.daily_days)
+    daily, hourly = candles(rng, states, spec, cov)
+    oi_1h, oi_1d, oi_now = open_interest(rng, states, spec, cov)
     venues = funding(rng, states, oi_now)
-    liq = liquidations(rng, states, spec)
-    rr = skew(rng, states)
+    liq = liquidations(rng, states, spec, cov)
+    rr = skew(rng, states, cov)
     counts = {name: int(np.sum(states == k)) for k, name in enumerate(REGIMES)}
     sources: dict[str, Any] = {
         "synthetic": True,
@@ -307,8 +321,8 @@ def build_asset(index: int, spec: AssetSpec) -> dict[str, Any]:
         "liquidations": {
             "synthetic": True,
             "venues": LIQ_VENUES,
-            "hours_covered": float(LIQ_DAYS * 24),
-            "since": ASOF - LIQ_DAYS * DAY_MS,
+            "hours_covered": float(cov.liq_days * 24),
+            "since": ASOF - cov.liq_days * DAY_MS,
             "gaps": [],
             "lower_bound_venues": ["binanceusdm"],
         },
@@ -326,12 +340,12 @@ def build_asset(index: int, spec: AssetSpec) -> dict[str, Any]:
     }
 
 
-def render() -> str:
+def render(cov: Coverage = DEMO) -> str:
     """The whole snapshot as compact JSON text (one line; it ships gzip-compressed)."""
     doc = {
         "format": FORMAT,
         "asof": ASOF,
-        "assets": {spec.asset: build_asset(i, spec) for i, spec in enumerate(ASSETS)},
+        "assets": {spec.asset: build_asset(i, spec, cov) for i, spec in enumerate(ASSETS)},
     }
     return json.dumps(doc, separators=(",", ":"), allow_nan=False) + "\n"
 
