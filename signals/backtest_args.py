@@ -91,8 +91,11 @@ def _hint(name: str) -> str:
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else f"; the options are {', '.join(choices)}"
+    prefixed = [c for c in choices if len(word) > 3 and c.startswith(word)]
+    close = prefixed or difflib.get_close_matches(word, choices, n=1, cutoff=0.7)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    return f"; the options are {', '.join(choices)}"
 
 
 def _is_number(word: str) -> bool:
@@ -132,7 +135,7 @@ def _sides(word: str | None) -> tuple[Side, ...]:
 
 def _suggest_side(word: str) -> str:
     close = difflib.get_close_matches(word.lower(), ("long", "short"), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]}?" if close else ""
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _leverage(word: str | None) -> float:
