@@ -386,3 +386,46 @@ def test_help_lists_the_backtest_command() -> None:
     assert "python bot.py backtest ASSET [--side long|short] [--leverage L] [--horizon H]" in (
         done.stdout
     )
+
+
+# ---- the text report's lines --------------------------------------------------------------
+
+
+def hand_text(hand_file: Path, *args: str) -> list[str]:
+    run = backtest("ETH", "--snapshot", str(hand_file), "--horizon", "2", *args)
+    assert (run.code, run.err) == (0, ""), run.err
+    return run.out.splitlines()
+
+
+def test_text_flag_lines_say_how_many_days_each_flag_was_known(hand_file: Path) -> None:
+    lines = hand_text(hand_file, "--leverage", "10", "--side", "long")
+    funding = sorted([LONG_MAE[1], LONG_MAE[2], LONG_MAE[4]])[1]
+    clear = (LONG_MAE[0] + LONG_MAE[3]) / 2
+    want = f"known · caution 3 (MAE {pct(funding, 1)}) · clear 2 (MAE {pct(clear, 1)})"
+    assert f"  {'Funding':<14} {5:>4} {want}" in lines
+    assert "  Open interest     0 known · no history" in lines
+    assert "  Liquidations      0 known · no history" in lines
+    assert any(line.startswith("  Skew              4 known · caution 3 (MAE ") for line in lines)
+    assert next(line for line in lines if line.startswith("wait ")).split() == [
+        "wait",
+        "0",
+        *["—"] * 4,
+    ]
+    assert (
+        "Lift 1.50×: a liquidating move followed 2 of 2 reduce-or-wait days (100.0%)"
+        " vs 2 of 3 proceed days (66.7%)."
+    ) in lines
+
+
+def test_text_says_why_lift_is_missing(hand_file: Path) -> None:
+    # shorts: every day proceeds, so there is nothing to compare with
+    assert "Lift: n/a, no reduce or wait days to compare." in hand_text(
+        hand_file, "--side", "short"
+    )
+    # longs at 2x (liquidation 49.5% away): two reduce days, no liquidation after proceed days
+    lines = hand_text(hand_file, "--side", "long", "--leverage", "2")
+    assert (
+        "Lift: n/a, no proceed day was followed by a liquidating move (0 of 3);"
+        " 0 of 2 reduce-or-wait days were (0.0%)."
+    ) in lines
+    assert "5 days hold only 2 independent windows" in " ".join(lines)
