@@ -16,6 +16,7 @@ from signals.idea import parse_idea
 from signals.snapshot import DEMO_PATH, write_snapshot
 
 if TYPE_CHECKING:
+    from signals.backtest_args import BacktestArgs
     from signals.service import CheckService
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 2, 3
@@ -75,6 +76,9 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(encoding="utf-8", errors="replace")
+    if argv[:1] == ["backtest"]:
+        # SPEC §9: backtest reads its own options (signals/backtest_args.py)
+        return _backtest(argv[1:], out, err)
     try:
         args = parse_args(argv)
     except UsageError as e:
@@ -88,7 +92,7 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
         print(templates.render("problem", "text", error=e), file=err)
         return EXIT_BAD_INPUT
     # a one-shot check prints its answer; only long-running commands log at the configured level
-    level = "WARNING" if args.command in ("check", "backtest") else settings.log_level
+    level = "WARNING" if args.command == "check" else settings.log_level
     logging.basicConfig(level=level, stream=err, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "check":
@@ -98,11 +102,6 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
             return EXIT_OK
     if args.command == "record":
         return asyncio.run(_record(args, settings, out, err))
-    if args.command == "backtest":
-        try:
-            return asyncio.run(_backtest(args, settings, out, err))
-        except BrokenPipeError:
-            return EXIT_OK
     if args.command == "collect":
         from signals.collector import collect_main
 
@@ -184,32 +183,52 @@ async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -
     return EXIT_OK
 
 
-async def _backtest(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
-    """SPEC §9: grade the asset once a day on a long history and report what followed."""
-    from signals.backtest import NotEnoughHistory, lookback_days, report_json, run_backtest
-    from signals.backtest_args import EXAMPLE, check_leverage, parse_backtest_words
+def _backtest(words: list[str], out: TextIO, err: TextIO) -> int:
+    """SPEC §9: grade an asset once a day on a long history and report what followed."""
+    from signals.backtest_args import parse_backtest_words
+
+    if any(w in ("-h", "--help") for w in words):
+        print(templates.render("cli", "text", what="usage", problem=""), file=out)
+        return EXIT_OK
+    try:
+        parsed = parse_backtest_words(words)
+        settings = load_settings()
+    except ParseError as e:
+        print(_problem_line(e), file=err)
+        return EXIT_BAD_INPUT
+    except SettingsError as e:
+        print(templates.render("problem", "text", error=e), file=err)
+        return EXIT_BAD_INPUT
+    # a one-shot command prints its answer, never log records
+    logging.basicConfig(level="WARNING", stream=err, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_run_backtest(parsed, settings, out, err))
+    except BrokenPipeError:  # `… | head` closed the pipe: the reader has what it wanted
+        return EXIT_OK
+
+
+async def _run_backtest(parsed: BacktestArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """Load the history, run the backtest, print the report (and draw the chart)."""
+    from signals.backtest import NotEnoughHistory, lookback_days, report_json_text, run_backtest
+    from signals.backtest_args import EXAMPLE, check_leverage
     from signals.history import HistorySource, SnapshotHistory, demo_history
 
     def say(what: str, **ctx: object) -> None:
         print(templates.render("backtest", "text", what=what, **ctx), file=err)
 
-    try:
-        if args.out:
-            raise ParseError("backtest has no --out: use --chart FILE or --json", EXAMPLE)
-        parsed = parse_backtest_words(args.words)
-    except ParseError as e:
-        print(_problem_line(e), file=err)
-        return EXIT_BAD_INPUT
-    if not (args.demo or args.snapshot):
+    source: HistorySource
+    if parsed.demo:
+        source, origin = demo_history(), "the demo"
+    elif parsed.snapshot:
+        source, origin = SnapshotHistory(parsed.snapshot), f"snapshot {parsed.snapshot}"
+    else:
         say("no_source", example=EXAMPLE)
         return EXIT_BAD_INPUT
-    request = parsed.request
-    source: HistorySource = demo_history() if args.demo else SnapshotHistory(args.snapshot or "")
-    origin = "the demo" if args.demo else f"snapshot {args.snapshot}"
+    request, th = parsed.request, settings.thresholds
     try:
-        history = await source.history(request.asset, lookback_days(request, settings.thresholds))
+        history = await source.history(request.asset, lookback_days(request, th))
         check_leverage(request, history.data.mmr)
-        report = await asyncio.to_thread(run_backtest, history, request, settings.thresholds)
+        report = await asyncio.to_thread(run_backtest, history, request, th)
     except (SnapshotError, ParseError) as e:
         print(_problem_line(e), file=err)
         return EXIT_BAD_INPUT
@@ -227,13 +246,9 @@ async def _backtest(args: CliArgs, settings: Settings, out: TextIO, err: TextIO)
         except OSError as e:
             say("chart_failed", path=parsed.chart, reason=e.strerror or e.__class__.__name__)
             return EXIT_BAD_INPUT
-    if args.as_json:
-        print(
-            json.dumps(report_json(report, label=args.demo), indent=2, allow_nan=False), file=out
-        )
+    if parsed.as_json:
+        print(report_json_text(report, label=parsed.demo), file=out)
     else:
-        print(
-            templates.render("backtest", "text", what="report", r=report, chart=parsed.chart),
-            file=out,
-        )
+        text = templates.render("backtest", "text", what="report", r=report, chart=parsed.chart)
+        print(text, file=out)
     return EXIT_OK

@@ -10,6 +10,7 @@ reach `t`'s grade; the outcome reads only the H daily candles from `t` on.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -396,6 +397,11 @@ def report_json(report: BacktestReport, *, label: bool = False) -> dict[str, Any
     if label and report.label:
         doc["label"] = report.label
     return doc
+
+
+def report_json_text(report: BacktestReport, *, label: bool = False) -> str:
+    """The SPEC §9 JSON object as indented text; NaN or Infinity would raise, never print."""
+    return json.dumps(report_json(report, label=label), indent=2, allow_nan=False)
 
 
 def _side_json(r: SideReport) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from signals.idea import MAX_LEVERAGE, MIN_LEVERAGE, parse_idea
 EXAMPLE = "python bot.py backtest ETH --side long --leverage 5 --horizon 7 --days 365 --demo"
 MAX_DAYS = 3650  # ten years of daily evaluations
 MAX_HORIZON_DAYS = 365
-OPTIONS = ("--side", "--leverage", "--horizon", "--days", "--chart")
+OPTIONS = ("--side", "--leverage", "--horizon", "--days", "--chart", "--snapshot")
+FLAGS = ("--demo", "--json")
 _SIDE_WORDS: dict[str, Side] = {"long": "long", "buy": "long", "short": "short", "sell": "short"}
 _LEVERAGE_RE = re.compile(r"^(?:x?([0-9]+(?:\.[0-9]+)?|\.[0-9]+)x?)$")
 _DAYS_RE = re.compile(r"^([0-9]+)d?$")
@@ -28,10 +29,13 @@ _DAYS_RE = re.compile(r"^([0-9]+)d?$")
 
 @dataclass(frozen=True)
 class BacktestArgs:
-    """A parsed backtest command: what to compute and where to draw the chart."""
+    """A parsed backtest command: what to compute, where the history is, what to print."""
 
     request: BacktestRequest
     chart: str | None = None
+    snapshot: str | None = None
+    demo: bool = False
+    as_json: bool = False
 
 
 def _reject(reason: str) -> ParseError:
@@ -39,13 +43,19 @@ def _reject(reason: str) -> ParseError:
 
 
 def parse_backtest_words(words: list[str]) -> BacktestArgs:
-    """Read `ASSET [--side S] [--leverage L] [--horizon H] [--days N] [--chart FILE]`."""
+    """Read `ASSET [--side S] [--leverage L] [--horizon H] [--days N] [--snapshot FILE | --demo]
+    [--json] [--chart FILE]`, in any order."""
     values: dict[str, str] = {}
+    flags: set[str] = set()
     assets: list[str] = []
     rest = iter(words)
     for word in rest:
         name, eq, inline = word.partition("=")
-        if name in OPTIONS:
+        if word in FLAGS:
+            flags.add(word)
+        elif name == "--out":
+            raise _reject("backtest has no --out: use --chart FILE or --json")
+        elif name in OPTIONS:
             value = inline if eq else next(rest, None)
             if value is None or (not eq and value.startswith("--")):
                 raise _reject(f"{name} needs a value, like {_hint(name)}")
@@ -53,7 +63,7 @@ def parse_backtest_words(words: list[str]) -> BacktestArgs:
                 raise _reject(f"{name} given twice")
             values[name] = value
         elif word.startswith("-") and not _is_number(word):
-            raise _reject(f"unknown option {word!r}{_did_you_mean(name, OPTIONS)}")
+            raise _reject(f"unknown option {word!r}{_did_you_mean(name, OPTIONS + FLAGS)}")
         else:
             assets.append(word)
     request = BacktestRequest(
@@ -68,7 +78,10 @@ def parse_backtest_words(words: list[str]) -> BacktestArgs:
     chart = values.get("--chart")
     if chart is not None and not chart.strip():
         raise _reject("--chart needs a file path, like --chart eth.png")
-    return BacktestArgs(request, chart)
+    snapshot = values.get("--snapshot")
+    if snapshot is not None and "--demo" in flags:
+        raise _reject("use either --snapshot FILE or --demo, not both")
+    return BacktestArgs(request, chart, snapshot, "--demo" in flags, "--json" in flags)
 
 
 def check_leverage(request: BacktestRequest, mmr: float) -> None:
@@ -87,6 +100,7 @@ def _hint(name: str) -> str:
         "--horizon": "--horizon 7",
         "--days": "--days 365",
         "--chart": "--chart eth.png",
+        "--snapshot": "--snapshot history.json",
     }[name]
 
 

@@ -276,7 +276,11 @@ def one_line(run: Run, code: int) -> str:
         (("ETH", "--side", "long", "--side", "short"), "--side given twice"),
         (("ETH", "--sied", "long"), "unknown option '--sied' (did you mean --side?)."),
         (("ETH", "--lev", "3"), "unknown option '--lev' (did you mean --leverage?)."),
-        (("ETH", "--verbose"), "the options are --side, --leverage, --horizon, --days, --chart"),
+        (
+            ("ETH", "--verbose"),
+            "the options are --side, --leverage, --horizon, --days, --chart, --snapshot,"
+            " --demo, --json",
+        ),
         (("ETH", "--out", "x.json"), "backtest has no --out: use --chart FILE or --json"),
     ],
 )
@@ -429,3 +433,14 @@ def test_text_says_why_lift_is_missing(hand_file: Path) -> None:
         " 0 of 2 reduce-or-wait days were (0.0%)."
     ) in lines
     assert "5 days hold only 2 independent windows" in " ".join(lines)
+
+
+def test_options_in_any_order_and_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = in_process("--json", "--side", "long", "--demo", "eth", monkeypatch=monkeypatch)
+    assert run.code == 0, run.err
+    assert list(json.loads(run.out)["sides"]) == ["long"]
+    helped = in_process("--help", monkeypatch=monkeypatch)
+    assert (helped.code, helped.err) == (0, "")
+    assert "python bot.py backtest ASSET" in helped.out
+    both = in_process("ETH", "--demo", "--snapshot", "x.json", monkeypatch=monkeypatch)
+    assert one_line(both, 2).startswith("use either --snapshot FILE or --demo, not both.")
