@@ -70,7 +70,7 @@ def _subtitle(report: BacktestReport) -> str:
         f" at {report.leverage:g}x"
     )
     second = (
-        f"overlapping windows: {report.independent_windows} independent"
+        f"{report.independent_windows} independent {report.horizon_days}-day windows"
         " · past frequencies, not promises"
     )
     if report.label:

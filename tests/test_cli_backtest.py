@@ -444,3 +444,11 @@ def test_options_in_any_order_and_help(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "python bot.py backtest ASSET" in helped.out
     both = in_process("ETH", "--demo", "--snapshot", "x.json", monkeypatch=monkeypatch)
     assert one_line(both, 2).startswith("use either --snapshot FILE or --demo, not both.")
+
+
+def test_one_day_windows_do_not_claim_to_overlap(hand_file: Path) -> None:
+    run = backtest("ETH", "--snapshot", str(hand_file), "--horizon", "1", "--side", "long")
+    assert run.code == 0, run.err
+    text = run.out.replace("\n", " ")
+    assert "Each day is its own 1-day window (6 independent)" in text
+    assert "overlaps" not in text
