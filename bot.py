@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 
-CLI_COMMANDS = {"check", "record", "collect", "-h", "--help", "help"}
+CLI_COMMANDS = {"check", "record", "collect", "backtest", "-h", "--help", "help"}
 EXIT_CONFIG = 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -1,4 +1,4 @@
-"""Command line: `check` (grade an idea), `record` (live state → snapshot), `collect`."""
+"""Command line: `check` (grade an idea), `record` (state → snapshot), `collect`, `backtest`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from signals.idea import parse_idea
 from signals.snapshot import DEMO_PATH, write_snapshot
 
 if TYPE_CHECKING:
+    from signals.backtest_args import BacktestArgs
     from signals.service import CheckService
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 2, 3
@@ -75,6 +76,9 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(encoding="utf-8", errors="replace")
+    if argv[:1] == ["backtest"]:
+        # SPEC §9: backtest reads its own options (signals/backtest_args.py)
+        return _backtest(argv[1:], out, err)
     try:
         args = parse_args(argv)
     except UsageError as e:
@@ -176,4 +180,75 @@ async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -
         "cli", "text", what="recorded", assets=list(recorded), asof=asof, path=args.out
     )
     print(done, file=out)
+    return EXIT_OK
+
+
+def _backtest(words: list[str], out: TextIO, err: TextIO) -> int:
+    """SPEC §9: grade an asset once a day on a long history and report what followed."""
+    from signals.backtest_args import parse_backtest_words
+
+    if any(w in ("-h", "--help") for w in words):
+        print(templates.render("cli", "text", what="usage", problem=""), file=out)
+        return EXIT_OK
+    try:
+        parsed = parse_backtest_words(words)
+        settings = load_settings()
+    except ParseError as e:
+        print(_problem_line(e), file=err)
+        return EXIT_BAD_INPUT
+    except SettingsError as e:
+        print(templates.render("problem", "text", error=e), file=err)
+        return EXIT_BAD_INPUT
+    # a one-shot command prints its answer, never log records
+    logging.basicConfig(level="WARNING", stream=err, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_run_backtest(parsed, settings, out, err))
+    except BrokenPipeError:  # `… | head` closed the pipe: the reader has what it wanted
+        return EXIT_OK
+
+
+async def _run_backtest(parsed: BacktestArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    """Load the history, run the backtest, print the report (and draw the chart)."""
+    from signals.backtest import NotEnoughHistory, lookback_days, report_json_text, run_backtest
+    from signals.backtest_args import EXAMPLE, check_leverage
+    from signals.history import HistorySource, SnapshotHistory, demo_history
+
+    def say(what: str, **ctx: object) -> None:
+        print(templates.render("backtest", "text", what=what, **ctx), file=err)
+
+    source: HistorySource
+    if parsed.demo:
+        source, origin = demo_history(), "the demo"
+    elif parsed.snapshot:
+        source, origin = SnapshotHistory(parsed.snapshot), f"snapshot {parsed.snapshot}"
+    else:
+        say("no_source", example=EXAMPLE)
+        return EXIT_BAD_INPUT
+    request, th = parsed.request, settings.thresholds
+    try:
+        history = await source.history(request.asset, lookback_days(request, th))
+        check_leverage(request, history.data.mmr)
+        report = await asyncio.to_thread(run_backtest, history, request, th)
+    except (SnapshotError, ParseError) as e:
+        print(_problem_line(e), file=err)
+        return EXIT_BAD_INPUT
+    except UnknownAsset as e:
+        say("unknown_asset", error=e, origin=origin)
+        return EXIT_NO_DATA
+    except NotEnoughHistory as e:
+        say("not_enough_history", error=e, origin=origin, asof=history.asof)
+        return EXIT_NO_DATA
+    if parsed.chart:
+        from signals.backtest_chart import write_chart
+
+        try:
+            write_chart(report, parsed.chart)
+        except OSError as e:
+            say("chart_failed", path=parsed.chart, reason=e.strerror or e.__class__.__name__)
+            return EXIT_BAD_INPUT
+    if parsed.as_json:
+        print(report_json_text(report, label=parsed.demo), file=out)
+    else:
+        text = templates.render("backtest", "text", what="report", r=report, chart=parsed.chart)
+        print(text, file=out)
     return EXIT_OK
