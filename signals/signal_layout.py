@@ -136,10 +136,10 @@ def _label(words: list[str]) -> tuple[str | None, list[str]]:
         key = " ".join(_LABEL_DIGITS_RE.sub("", w.lower()).replace("-", " ") for w in head[:n])
         key = " ".join(key.split())
         if key in LABELS and not (n == 1 and _bare_side_line(words)):
-            rest = words[n:]
-            while len(rest) > 1 and _ENUMERATOR_RE.fullmatch(rest[0]):
+            field, rest = LABELS[key], words[n:]
+            while field in _PRICE_FIELDS and len(rest) > 1 and _ENUMERATOR_RE.fullmatch(rest[0]):
                 rest = rest[1:]  # `Target 1 3100`: the 1 numbers the target
-            return LABELS[key], rest
+            return field, rest
     return None, words
 
 
