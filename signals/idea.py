@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 from signals.signal_layout import is_signal, signal_words
@@ -93,6 +94,43 @@ class TradeIdea:
     def sides(self) -> tuple[Side, ...]:
         """The sides to grade: the one given, or long then short."""
         return (self.side,) if self.side else ("long", "short")
+
+    def words(self) -> str:
+        """Canonical idea words that `parse_idea` reads back to this idea (for buttons).
+
+        Values that came from the user's defaults are left out: a button re-grades the idea
+        as typed, completed again from the defaults of whoever presses it.
+        """
+        out = [f"${self.asset}"]  # a cashtag: `OPEN`, `GO` or `SL` would read as other words
+        if self.side:
+            out.append(self.side)
+        if self.leverage_given:
+            out.append(f"{_exact(self.leverage)}x")
+        if self.margin_mode:
+            out.append(self.margin_mode)
+        if self.entry_range is not None:
+            out.append(f"@ {_exact(self.entry_range[0])}-{_exact(self.entry_range[1])}")
+        elif self.entry is not None:
+            out.append(f"@ {_exact(self.entry)}")
+        if self.stop is not None:
+            out.append(f"stop {_exact(self.stop)}")
+        if self.targets:
+            out.append("tp " + " ".join(_exact(t) for t in self.targets))
+        if self.horizon_days is not None and "horizon" not in self.from_defaults:
+            out.append(f"for {_exact(self.horizon_days * 24)}h")
+        if "risk" not in self.from_defaults:
+            if self.risk_pct is not None:
+                out.append(f"risk {_exact(self.risk_pct * 100)}%")
+            elif self.risk_usd is not None:
+                out.append(f"risk ${_exact(self.risk_usd)}")
+        if self.account_usd is not None and "account" not in self.from_defaults:
+            out.append(f"acct {_exact(self.account_usd)}")
+        return " ".join(out)
+
+
+def _exact(value: float) -> str:
+    """The shortest exact decimal, never in exponent form (the idea grammar has none)."""
+    return format(Decimal(repr(value)).normalize(), "f")
 
 
 # --- words → idea ------------------------------------------------------------------------------

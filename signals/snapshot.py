@@ -28,9 +28,9 @@ from signals.market import (
 
 FORMAT = "preflight.snapshot/1"
 DEMO_PATH = Path(__file__).parent / "demo" / "demo_snapshot.json"
-# A snapshot is read whole into memory (about 10× its size in Python objects): files above this
-# are refused with a clear message instead of taking seconds and gigabytes. A year of hourly
-# data for one asset is about 2 MB, so this holds some 25 asset-years.
+# A snapshot is read whole into memory (about 9× its size at the peak): files above this are
+# refused with a clear message instead of taking seconds and gigabytes. A year of hourly data
+# for one asset is about 1.5 MB, so this holds some 30 asset-years.
 MAX_SNAPSHOT_BYTES = 50_000_000
 # SPEC §6: timestamps are UTC milliseconds. Below 10^11 ms (1973) a timestamp is almost surely
 # in seconds; above the year 9999 no date can be shown for it.

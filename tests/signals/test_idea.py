@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -530,3 +531,30 @@ def well_formed_ideas(draw: st.DrawFn) -> tuple[str, TradeIdea]:
 def test_well_formed_ideas_parse_back(case: tuple[str, TradeIdea]) -> None:
     text, expected = case
     assert parse_idea(text) == expected
+
+
+# --- canonical words: what a button carries must read back to the same idea ------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), ACCEPTED_V2, ids=[t[:40] for t, _ in ACCEPTED_V2])
+def test_canonical_words_read_back_to_the_same_idea(text: str, expected: TradeIdea) -> None:
+    parsed = parse_idea(text)
+    again = parse_idea(parsed.words())
+    assert again == replace(parsed, pasted=False)
+
+
+@settings(deadline=None, max_examples=200)
+@given(well_formed_ideas())
+def test_canonical_words_round_trip_any_well_formed_idea(case: tuple[str, TradeIdea]) -> None:
+    parsed = parse_idea(case[0])
+    assert parse_idea(parsed.words()) == parsed
+
+
+def test_canonical_words_leave_out_values_from_the_defaults() -> None:
+    from signals.defaults import UserDefaults, complete_idea
+
+    idea_ = complete_idea(
+        parse_idea("eth long stop 2900"),
+        UserDefaults(leverage=5, horizon_days=3, risk_pct=0.01, account_usd=1e4),
+    )
+    assert idea_.words() == "$ETH long stop 2900"

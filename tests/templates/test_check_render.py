@@ -575,3 +575,20 @@ def test_check_json_text_refuses_nan_by_construction() -> None:
     )
     doc = json.loads(check_json_text(bad, TH))
     assert doc["market"]["funding_8h"] is None
+
+
+@pytest.mark.parametrize("text", [*IDEAS, "BTC 3x", "DOGE long 2x tp 0.3"])
+def test_every_details_section_starts_its_own_line(text: str) -> None:
+    details = render_check(demo(text), "text", TH, details=True)
+    lines = details.splitlines()
+    for marker in ("Position:", "Write down before the trade:", "Verdict:", "Sources:", "Rule:"):
+        assert any(line.startswith(marker) for line in lines), marker
+        assert all(marker not in line or line.startswith(marker) for line in lines), marker
+    assert lines[-1].startswith("Data: ")
+
+
+def test_details_with_no_price_at_all_say_the_entry_is_unknown() -> None:
+    data = asset_data("ETH", funding=[venue("okx", 0.0001)])
+    text = render_check(check(data), "text", TH, details=True)
+    assert "Position: long 5x with the entry unknown (no price data)" in text
+    assert "n/a (current price)" not in text
