@@ -310,7 +310,20 @@ def render_check(
     if details:
         return render_check_details(result, fmt, thresholds, now=now)
     ctx = _check_context(result, thresholds, now)
-    return _render_whole("check", fmt, **ctx)
+    plain = _render_whole("check", "text", tight=False, **ctx)
+    tight = not all(_fits_compact(side) for side in plain.split(SIDE_SEPARATOR))
+    if fmt == "text" and not tight:
+        return plain
+    return _render_whole("check", fmt, tight=tight, **ctx)
+
+
+# between the sides of a two-sided reply (check.j2)
+SIDE_SEPARATOR = "\n──────────\n"
+
+
+def _fits_compact(side: str) -> bool:
+    """One side's block (as plain text, what the reader sees) within the phone budget."""
+    return len(side.splitlines()) <= COMPACT_MAX_LINES and len(side) <= COMPACT_MAX_CHARS
 
 
 def render_check_details(
@@ -404,6 +417,8 @@ def _view(result: CheckResult) -> dict[str, Any]:
     }
     return {
         "failed_names": _names(v for v, _ in failed),
+        "failed_count": len(failed),
+        "stale_count": len(stale_pairs),
         "failed_list": failed_list,
         "used_names": _names(result.venues_used),
         "stale_pairs": stale_pairs,

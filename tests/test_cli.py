@@ -918,7 +918,7 @@ def test_bad_idea_examples_use_the_command_line_syntax() -> None:
     assert_clean_failure(run, 2)
     line = run.err.strip()
     assert line == (
-        "can't read 'lnog': did you mean long?."
+        "can't read 'lnog': did you mean long?"
         " Example: python bot.py check ETH long 5x @ 3000 stop 2800 for 3d"
     )
     assert "/check" not in line

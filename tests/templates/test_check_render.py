@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import numpy as np
 import pytest
 
 from signals.grade import CheckResult, grade_check
@@ -592,3 +593,30 @@ def test_details_with_no_price_at_all_say_the_entry_is_unknown() -> None:
     text = render_check(check(data), "text", TH, details=True)
     assert "Position: long 5x with the entry unknown (no price data)" in text
     assert "n/a (current price)" not in text
+
+
+def test_a_side_that_would_overflow_is_told_in_shorter_words() -> None:
+    # stale hourly data and skew, three venues down, a 60x idea with a range, a stop past the
+    # liquidation, three targets, a risk and an account: the full forms run past 900
+    rng = np.random.default_rng(3)
+    data = asset_data(
+        "ETH",
+        asof=ASOF - 4 * HOUR,
+        closes_1h=[100.0] * 30,
+        oi_1h=[1e9] * 30,
+        liquidations=[(1.0, 1.0)] * 60,
+        skew=[(ASOF - 30 * HOUR, -1.0)],
+        closes_1d=list(100 * np.exp(np.cumsum(rng.normal(0, 0.03, 60)))),
+    )
+    failed = {"okx": "timeout after 5 s", "bybit": "HTTP 503", "gate": "malformed answer"}
+    data = dataclasses.replace(data, venues_failed=failed)
+    idea_ = parse_idea("ETH long 60x @ 95-97 stop 93 tp 120 130 140 risk 1% acct 500 cross 3d")
+    result = grade_check(idea_, data, ASOF, TH)
+    for fmt in ("text", "html"):
+        text = render_check(result, fmt, TH, now=ASOF)  # type: ignore[arg-type]
+        plain = re.sub(r"</?[a-z]+>", "", text) if fmt == "html" else text
+        plain = plain.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+        assert len(plain.splitlines()) <= 12 and len(plain) <= 900, len(plain)
+    assert "4 flags unknown" in text
+    assert "❔ <b>Skew</b>: unknown: stale 30 h" in text
+    assert "3 venues down · stale: 4 series" in text
