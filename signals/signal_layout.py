@@ -69,9 +69,9 @@ _LABEL_DIGITS_RE = re.compile(r"[0-9]+")
 _ENUMERATOR_RE = re.compile(r"[0-9]{1,2}")
 # `TP1 - 3100`, `Target 2: 3200`, `1) 3100`, `2. 3200`: an enumerator before a price, on the
 # raw line (before `1 - 3100` could read as a range)
+# (one greedy run up to the first digit, so matching stays linear on a long line)
 _ENUMERATED_RE = re.compile(
-    r"^(?P<label>[^0-9\n]*?[A-Za-z][^0-9\n]*?)?[ \t]*[0-9]{1,2}[ \t]*(?:\)|[.:-](?=[ \t]))"
-    r"[ \t]*(?=\$?[0-9])"
+    r"^(?P<label>[^0-9\n]*)[0-9]{1,2}[ \t]*(?:\)|[.:-](?=[ \t]))[ \t]*(?=\$?[0-9])"
 )
 # words that make a label-less line an inline idea, read whole (`@ 3000 stop 2900`)
 _INLINE_KEYWORDS = frozenset({"@", "entry", "stop", "sl", "tp", "lev", "risk", "acct", "for"})
@@ -121,8 +121,8 @@ def _unnumber(line: str) -> str:
     m = _ENUMERATED_RE.match(line)
     if m is None:
         return line
-    label = m.group("label")
-    return (f"{label.rstrip()}: " if label else "") + line[m.end() :]
+    label = m.group("label").rstrip()
+    return (f"{label}: " if label else "") + line[m.end() :]
 
 
 def _label(words: list[str]) -> tuple[str | None, list[str]]:
