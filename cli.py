@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import difflib
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ class CliArgs:
     snapshot: str | None = None
     demo: bool = False
     as_json: bool = False
+    details: bool = False
     out: str | None = None
 
 
@@ -59,13 +60,30 @@ def parse_args(argv: list[str]) -> CliArgs:
             args.demo = True
         elif word == "--json":
             args.as_json = True
+        elif word == "--details":
+            args.details = True
         elif word in ("-h", "--help"):
             raise UsageError("help")
+        elif word.startswith("--"):
+            raise UsageError(_unknown_option(word))
         else:
             args.words.append(word)
     if args.snapshot and args.demo:
         raise UsageError("use either --snapshot FILE or --demo, not both")
+    if args.as_json and args.details:
+        raise UsageError("use either --json or --details, not both")
     return args
+
+
+_OPTIONS = ("--snapshot", "--demo", "--json", "--details", "--out", "--help")
+
+
+def _unknown_option(word: str) -> str:
+    """`--josn` → "unknown option --josn: did you mean --json?"."""
+    name = word.split("=", 1)[0]
+    close = difflib.get_close_matches(name, _OPTIONS, n=1, cutoff=0.6)
+    hint = f": did you mean {close[0]}?" if close else ""
+    return f"unknown option {name}{hint}"
 
 
 def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -120,8 +138,8 @@ def _service(args: CliArgs, settings: Settings) -> CheckService:
 
 
 def _problem_line(error: PreflightError) -> str:
-    """The user-facing problem text on one line, for stderr."""
-    return templates.render("problem", "text", error=error).replace("\n", " ")
+    """The user-facing problem text on one line, for stderr, with the CLI's own syntax."""
+    return templates.render("problem", "text", error=error, where="cli").replace("\n", " ")
 
 
 def _exit_for(error: PreflightError) -> int:
@@ -139,16 +157,20 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
     service = _service(args, settings)
     try:
         await service.start()
+        # bad input the data reveals (an entry far from the price, a stop on the wrong side
+        # of it) is a ParseError too: exit 2
         result = await service.check(idea)
-    except (SnapshotError, NoMarketData, UnknownAsset) as e:
+    except (SnapshotError, NoMarketData, UnknownAsset, ParseError) as e:
         print(_problem_line(e), file=err)
         return _exit_for(e)
     finally:
         await service.close()
+    th = settings.thresholds
     if args.as_json:
-        print(json.dumps(templates.check_json(result, settings.thresholds), indent=2), file=out)
+        print(templates.check_json_text(result, th), file=out)
     else:
-        print(templates.render_check(result, "text", settings.thresholds), file=out)
+        now = templates.wall_clock_ms()
+        print(templates.render_check(result, "text", th, now=now, details=args.details), file=out)
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from handlers.common import answer_quietly, edit_in_place, rate_limited, service
 from signals.errors import ParseError, PreflightError
 from signals.grade import CheckResult
 from signals.idea import Side, TradeIdea, parse_idea
-from templates import render, render_check
+from templates import render, render_check, render_market
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ async def refresh_market(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         update,
         context,
         lambda: service(context).market(asset),
-        lambda r: (render("market", r=r, m=r.market), market_keyboard(asset)),
+        lambda r: (render_market(r), market_keyboard(asset)),
     )
 
 

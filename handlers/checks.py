@@ -13,7 +13,7 @@ from handlers.common import rate_limited, remember_progress, service, settings, 
 from signals.errors import ParseError, PreflightError
 from signals.grade import CheckResult
 from signals.idea import parse_idea
-from templates import render, render_check
+from templates import render, render_check, render_market
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ async def market_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         context,
         render("progress", kind="market", asset=asset),
         lambda: service(context).market(asset),
-        lambda r: (render("market", r=r, m=r.market), market_keyboard(asset)),
+        lambda r: (render_market(r), market_keyboard(asset)),
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,18 @@ class FundingVenue:
     funding_8h_3d_avg: float | None
     interval_hours: float
     oi_usd: float
+
+
+# SPEC §1 staleness: the series names used in `sources.stale` and in the "stale" reasons. A
+# venue's funding history is named `funding.<venue>.history`.
+HOURLY_BARS = ("ohlcv_1h", "oi_usd_1h", "liquidations_1h")
+DAILY_BARS = ("ohlcv_1d", "oi_usd_1d")
+SKEW_SERIES = "skew_rr25_30d"
+
+
+def funding_history_name(venue: str) -> str:
+    """The `sources.stale` name of one venue's settled funding history."""
+    return f"funding.{venue}.history"
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,11 @@ class Market:
     oi_points_1h: int = 0
     oi_points_1d: int = 0
     skew_samples: int = 0
+    # SPEC §1: series treated as missing because their newest point is too old → age in ms
+    stale: Mapping[str, int] = field(default_factory=dict)
+    # SPEC §2: quantities that came from the daily series because the hourly ones fell short
+    # ("price", "price_change_24h", "oi_usd", "oi_change_24h")
+    daily_fallbacks: tuple[str, ...] = ()
 
 
 def closed(frame: pd.DataFrame | pd.Series, bar_ms: int, asof: int) -> pd.DataFrame | pd.Series:
@@ -76,18 +95,45 @@ def at_or_before(series: pd.Series, asof: int) -> pd.Series:
     return series[series.index.to_numpy() <= asof]
 
 
-def compute_market(data: AssetData, asof: int, th: Thresholds) -> Market:
-    """Every SPEC §2 quantity for one asset at `asof`; None where inputs are too short."""
-    closes_1h = closed(data.ohlcv_1h, HOUR_MS, asof)["close"].to_numpy(dtype=float)
-    closes_1d = closed(data.ohlcv_1d, DAY_MS, asof)["close"].to_numpy(dtype=float)
-    oi_1h = closed(data.oi_usd_1h, HOUR_MS, asof).to_numpy(dtype=float)
-    oi_1d = closed(data.oi_usd_1d, DAY_MS, asof).to_numpy(dtype=float)
-    liq = closed(data.liquidations_1h, HOUR_MS, asof)
-    skew = at_or_before(data.skew_rr25_30d, asof)
+def age_ms(series: pd.DataFrame | pd.Series, bar_ms: int, asof: int) -> int | None:
+    """Age of the newest point at `asof`: from a bar's close (ts + bar length), a sample's ts."""
+    if len(series) == 0:
+        return None
+    return int(asof - (int(series.index[-1]) + bar_ms))
 
-    price = _price(closes_1h, closes_1d)
+
+def _fresh(
+    series: Any, bar_ms: int, asof: int, limit_hours: float, name: str, stale: dict[str, int]
+) -> Any:
+    """The series, or an empty one when its newest point is older than the limit (SPEC §1)."""
+    age = age_ms(series, bar_ms, asof)
+    if age is None or age <= limit_hours * HOUR_MS:
+        return series
+    stale[name] = age
+    return series.iloc[:0]
+
+
+def compute_market(data: AssetData, asof: int, th: Thresholds) -> Market:
+    """Every SPEC §2 quantity for one asset at `asof`; None where inputs are short or stale."""
+    stale: dict[str, int] = {}
+    hourly, daily = th.stale_hourly_hours, th.stale_daily_hours
+
+    def bars(series: Any, bar_ms: int, limit: float, name: str) -> Any:
+        return _fresh(closed(series, bar_ms, asof), bar_ms, asof, limit, name, stale)
+
+    closes_1h = bars(data.ohlcv_1h, HOUR_MS, hourly, "ohlcv_1h")["close"].to_numpy(dtype=float)
+    closes_1d = bars(data.ohlcv_1d, DAY_MS, daily, "ohlcv_1d")["close"].to_numpy(dtype=float)
+    oi_1h = bars(data.oi_usd_1h, HOUR_MS, hourly, "oi_usd_1h").to_numpy(dtype=float)
+    oi_1d = bars(data.oi_usd_1d, DAY_MS, daily, "oi_usd_1d").to_numpy(dtype=float)
+    liq = bars(data.liquidations_1h, HOUR_MS, hourly, "liquidations_1h")
+    skew = _fresh(
+        at_or_before(data.skew_rr25_30d, asof), 0, asof, th.stale_skew_hours, SKEW_SERIES, stale
+    )
+
+    fallbacks: list[str] = []
+    price = _price(closes_1h, closes_1d, fallbacks)
     sigma, vol_expansion = _volatility(closes_1d, th)
-    funding_venues = tuple(_funding_venue(f, asof) for f in data.funding)
+    funding_venues = tuple(_funding_venue(f, asof, th, stale) for f in data.funding)
     funding_8h = _weighted([(v.funding_8h, v.oi_usd) for v in funding_venues])
     funding_3d = _weighted([(v.funding_8h_3d_avg, v.oi_usd) for v in funding_venues])
     liq_used = liq.iloc[-th.liq_window_buckets :] if len(liq) else liq
@@ -95,23 +141,27 @@ def compute_market(data: AssetData, asof: int, th: Thresholds) -> Market:
     liq_long = _liq_side(liq_used["long_usd"].to_numpy(), th) if enough_liq else None
     liq_short = _liq_side(liq_used["short_usd"].to_numpy(), th) if enough_liq else None
     rr, rr_change = _skew(skew, asof)
-    oi_usd = float(oi_1h[-1]) if len(oi_1h) else None
+    oi_usd = _last(oi_1h)
+    if oi_usd is None and (oi_usd := _last(oi_1d)) is not None:
+        fallbacks.append("oi_usd")
 
     return Market(
         price=price,
-        price_change_24h=_change(closes_1h, 24),
+        price_change_24h=_change_with_fallback(
+            closes_1h, closes_1d, "price_change_24h", fallbacks
+        ),
         return_7d=_change(closes_1d, 7),
-        sigma_daily=sigma,
+        sigma_daily=_finite(sigma),
         vol_expansion=vol_expansion,
         oi_usd=oi_usd,
-        oi_change_24h=_change(oi_1h, 24),
+        oi_change_24h=_change_with_fallback(oi_1h, oi_1d, "oi_change_24h", fallbacks),
         oi_percentile_30d=_percentile(oi_1d, oi_usd),
-        funding_8h=funding_8h,
-        funding_8h_3d_avg=funding_3d,
+        funding_8h=_finite(funding_8h),
+        funding_8h_3d_avg=_finite(funding_3d),
         liq_long_24h_usd=liq_long.liq_24h if liq_long else None,
         liq_short_24h_usd=liq_short.liq_24h if liq_short else None,
         rr25_30d=rr,
-        rr25_30d_7d_change=rr_change,
+        rr25_30d_7d_change=_finite(rr_change),
         liq_buckets=len(liq_used),
         liq_long=liq_long,
         liq_short=liq_short,
@@ -121,13 +171,28 @@ def compute_market(data: AssetData, asof: int, th: Thresholds) -> Market:
         oi_points_1h=len(oi_1h),
         oi_points_1d=len(oi_1d),
         skew_samples=len(skew),
+        stale=stale,
+        daily_fallbacks=tuple(fallbacks),
     )
 
 
-def _price(closes_1h: np.ndarray, closes_1d: np.ndarray) -> float | None:
+def _finite(value: float | None) -> float | None:
+    """None for a value that overflowed to ±inf or came out NaN: an unknown, never a number."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def _last(values: np.ndarray) -> float | None:
+    return float(values[-1]) if len(values) else None
+
+
+def _price(closes_1h: np.ndarray, closes_1d: np.ndarray, fallbacks: list[str]) -> float | None:
+    """The last hourly close, else (SPEC §2 fallback) the last daily close."""
     if len(closes_1h):
         return float(closes_1h[-1])
     if len(closes_1d):
+        fallbacks.append("price")
         return float(closes_1d[-1])
     return None
 
@@ -139,7 +204,19 @@ def _change(values: np.ndarray, bars: int) -> float | None:
     base = float(values[-1 - bars])
     if base == 0:
         return None
-    return float(values[-1]) / base - 1
+    return _finite(float(values[-1]) / base - 1)
+
+
+def _change_with_fallback(
+    hourly: np.ndarray, daily: np.ndarray, name: str, fallbacks: list[str]
+) -> float | None:
+    """The 24h change from 25 hourly points, else from the last two daily ones (SPEC §2)."""
+    if len(hourly) >= 25:
+        return _change(hourly, 24)
+    change = _change(daily, 1)
+    if change is not None:
+        fallbacks.append(name)
+    return change
 
 
 def _volatility(closes_1d: np.ndarray, th: Thresholds) -> tuple[float | None, bool]:
@@ -165,10 +242,20 @@ def _percentile(oi_1d: np.ndarray, current: float | None) -> float | None:
     return float(np.count_nonzero(recent <= current)) / len(recent)
 
 
-def _funding_venue(f: VenueFunding, asof: int) -> FundingVenue:
+def _funding_venue(
+    f: VenueFunding, asof: int, th: Thresholds, stale: dict[str, int]
+) -> FundingVenue:
     scale = 8.0 / f.interval_hours
-    current = f.rate * scale if f.rate is not None else None
-    history = f.history
+    current = _finite(f.rate * scale) if f.rate is not None else None
+    # a stale history drops out; the venue's current rate then stands alone (SPEC §1)
+    history = _fresh(
+        at_or_before(f.history, asof),
+        0,
+        asof,
+        th.stale_funding_history_hours,
+        funding_history_name(f.venue),
+        stale,
+    )
     avg = None
     if len(history):
         ts = history.index.to_numpy()
@@ -204,8 +291,6 @@ def _skew(skew: pd.Series, asof: int) -> tuple[float | None, float | None]:
         return None, None
     ts = skew.index.to_numpy()
     values = skew.to_numpy(dtype=float)
-    if ts[-1] < asof - DAY_MS:
-        return None, None
     rr = float(values[-1])
     target = asof - 7 * DAY_MS
     distance = np.abs(ts - target)

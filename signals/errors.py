@@ -8,12 +8,18 @@ class PreflightError(Exception):
 
 
 class ParseError(PreflightError):
-    """A trade idea that could not be understood."""
+    """A trade idea that could not be understood.
 
-    def __init__(self, reason: str, example: str) -> None:
+    With `command` set, `example` holds only the words after the command (`ETH long 5x`) and
+    the message shows them in the syntax of where the idea was typed: `/check ETH long 5x` in
+    a chat, `python bot.py check ETH long 5x` on the command line.
+    """
+
+    def __init__(self, reason: str, example: str, command: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.example = example
+        self.command = command
 
     def __str__(self) -> str:
         return f"{self.reason}. Example: {self.example}"
@@ -26,6 +32,25 @@ class UnknownAsset(PreflightError):
         super().__init__(asset)
         self.asset = asset
         self.close_matches = close_matches
+
+
+class NotInSnapshot(UnknownAsset):
+    """An asset the replayed snapshot (or the demo) does not hold; it may well trade live."""
+
+    def __init__(
+        self,
+        asset: str,
+        snapshot: str,
+        held: tuple[str, ...] = (),
+        close_matches: tuple[str, ...] = (),
+        demo: bool = False,
+        asof: int | None = None,
+    ) -> None:
+        super().__init__(asset, close_matches)
+        self.snapshot = snapshot
+        self.held = held
+        self.demo = demo
+        self.asof = asof
 
 
 class VenueUnavailable(PreflightError):

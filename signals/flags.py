@@ -25,6 +25,25 @@ class Flag:
     values: dict[str, Value] = field(default_factory=dict)
     # primary inputs that were missing (status unknown)
     missing: tuple[str, ...] = ()
+    # SPEC §1: the stale series (→ age in ms) that left the flag without its primary inputs
+    stale: tuple[tuple[str, int], ...] = ()
+
+
+# The series each primary input comes from: an unknown flag names the stale ones. Current
+# funding rates carry no timestamp; only their history can go stale (a secondary input).
+FEEDS: dict[str, tuple[str, ...]] = {
+    "oi_change_24h": ("oi_usd_1h", "oi_usd_1d"),
+    "price_change_24h": ("ohlcv_1h", "ohlcv_1d"),
+    "funding_8h": (),
+    "liquidations_1h": ("liquidations_1h",),
+    "rr25_30d": ("skew_rr25_30d",),
+}
+
+
+def _unknown(m: Market, name: str, values: dict[str, Value], missing: tuple[str, ...]) -> Flag:
+    series = [s for key in missing for s in FEEDS[key]]
+    stale = tuple((s, m.stale[s]) for s in series if s in m.stale)
+    return Flag(name, "unknown", values=values, missing=missing, stale=stale)
 
 
 def _status(
@@ -52,7 +71,7 @@ def open_interest_flag(m: Market, side: Side, th: Thresholds) -> Flag:
     }
     missing = tuple(k for k in ("oi_change_24h", "price_change_24h") if values[k] is None)
     if missing:
-        return Flag("open_interest", "unknown", values=values, missing=missing)
+        return _unknown(m, "open_interest", values, missing)
     assert m.oi_change_24h is not None and m.price_change_24h is not None
     oi_up = ge(m.oi_change_24h, th.oi_change_24h_min)
     crowded = m.oi_percentile_30d is not None and ge(m.oi_percentile_30d, th.oi_percentile_high)
@@ -85,7 +104,7 @@ def funding_flag(m: Market, side: Side, th: Thresholds) -> Flag:
         "return_7d": m.return_7d,
     }
     if m.funding_8h is None:
-        return Flag("funding", "unknown", values=values, missing=("funding_8h",))
+        return _unknown(m, "funding", values, ("funding_8h",))
     avg, ret = m.funding_8h_3d_avg, m.return_7d
     if side == "long":
         primary = ge(m.funding_8h, th.funding_8h_caution)
@@ -114,7 +133,7 @@ def liquidations_flag(m: Market, side: Side, th: Thresholds) -> Flag:
             "bursts_24h": None,
             "buckets": m.liq_buckets,
         }
-        return Flag("liquidations", "unknown", values=values, missing=("liquidations_1h",))
+        return _unknown(m, "liquidations", values, ("liquidations_1h",))
     values = {
         "liq_24h": stats.liq_24h,
         "liq_baseline_daily": stats.liq_baseline_daily,
@@ -137,7 +156,7 @@ def skew_flag(m: Market, side: Side, th: Thresholds) -> Flag:
         "rr25_30d_7d_change": m.rr25_30d_7d_change,
     }
     if m.rr25_30d is None:
-        return Flag("skew", "unknown", values=values, missing=("rr25_30d",))
+        return _unknown(m, "skew", values, ("rr25_30d",))
     change = m.rr25_30d_7d_change
     if side == "long":
         primary = le(m.rr25_30d, -th.skew_rr_caution)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 HOUR_MS = 3_600_000
@@ -14,6 +15,8 @@ DAY_MS = 24 * HOUR_MS
 DEFAULT_MMR = 0.005
 
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
+# Where a state came from: live venues, a recorded snapshot replayed, or the synthetic demo.
+Origin = Literal["live", "snapshot", "demo"]
 LIQ_COLUMNS = ("long_usd", "short_usd")
 
 
@@ -51,6 +54,22 @@ def frame_from_rows(rows: list[list[float]], columns: tuple[str, ...]) -> pd.Dat
     ts = [int(r[0]) for r in rows]
     data = {c: [float(r[i + 1]) for r in rows] for i, c in enumerate(columns)}
     return pd.DataFrame(data, index=pd.Index(ts, dtype="int64", name="ts"), dtype="float64")
+
+
+def frame_from_array(array: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Build a ts-indexed float frame from a validated `(n, 1 + len(columns))` float array."""
+    if len(array) == 0:
+        return frame_from_rows([], columns)
+    index = pd.Index(array[:, 0].astype(np.int64), dtype="int64", name="ts")
+    return pd.DataFrame(array[:, 1:], index=index, columns=list(columns), dtype="float64")
+
+
+def series_from_array(array: np.ndarray) -> pd.Series:
+    """Build a ts-indexed float series from a validated `(n, 2)` float array."""
+    if len(array) == 0:
+        return empty_series()
+    index = pd.Index(array[:, 0].astype(np.int64), dtype="int64", name="ts")
+    return pd.Series(array[:, 1], index=index, dtype="float64")
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +114,9 @@ class AssetData:
     venues_used: tuple[str, ...] = ()
     venues_failed: Mapping[str, str] = field(default_factory=dict)
     liq_coverage: LiquidationCoverage | None = None
+    # where this state came from, and the snapshot's file name for a replay (named in replies)
+    origin: Origin = "live"
+    origin_name: str | None = None
 
     @property
     def venues_down(self) -> tuple[str, ...]:

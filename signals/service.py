@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from signals.errors import NoMarketData, UnknownAsset
+from signals.defaults import UserDefaults, complete_idea
+from signals.errors import NoMarketData, NotInSnapshot
 from signals.grade import CheckResult, grade_check
 from signals.idea import TradeIdea
 from signals.liq_history import read_liquidations
@@ -62,14 +63,14 @@ class SnapshotSource:
         return set(self._assets)
 
     async def fetch_asset(self, asset: str) -> tuple[int, AssetData]:
-        """The snapshot's `asof` and the asset's inputs; UnknownAsset if absent."""
+        """The snapshot's `asof` and the asset's inputs; NotInSnapshot if it is not held."""
         await self._refresh()
         data = self._assets.get(asset)
         if data is None:
-            matches = tuple(
-                difflib.get_close_matches(asset, sorted(self._assets), n=3, cutoff=0.5)
-            )
-            raise UnknownAsset(asset, matches or tuple(sorted(self._assets))[:5])
+            held = tuple(sorted(self._assets))
+            matches = tuple(difflib.get_close_matches(asset, held, n=3, cutoff=0.5))
+            demo = any(d.origin == "demo" for d in self._assets.values())
+            raise NotInSnapshot(asset, self.path.name, held, matches, demo, self._asof)
         return self._asof, data
 
     async def _refresh(self) -> None:
@@ -181,8 +182,13 @@ class CheckService:
             raise NoMarketData(asset, "every series is empty")
         return asof, data
 
-    async def check(self, idea: TradeIdea) -> CheckResult:
-        """Grade a trade idea (one side, or both)."""
+    async def check(self, idea: TradeIdea, defaults: UserDefaults | None = None) -> CheckResult:
+        """Grade a trade idea (one side, or both), its gaps filled from the user's defaults.
+
+        Raises ParseError for bad input only the data reveals (an entry far from the price,
+        a stop on the wrong side of it), besides the data errors of `asset_state`.
+        """
+        idea = complete_idea(idea, defaults)
         asof, data = await self.asset_state(idea.asset)
         return grade_check(idea, data, asof, self.thresholds)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from signals.errors import SnapshotError
@@ -17,13 +20,26 @@ from signals.market import (
     OHLCV_COLUMNS,
     AssetData,
     LiquidationCoverage,
+    Origin,
     VenueFunding,
-    frame_from_rows,
-    series_from_rows,
+    frame_from_array,
+    series_from_array,
 )
 
 FORMAT = "preflight.snapshot/1"
 DEMO_PATH = Path(__file__).parent / "demo" / "demo_snapshot.json"
+# A snapshot is read whole into memory (about 9× its size at the peak): files above this are
+# refused with a clear message instead of taking seconds and gigabytes. A year of hourly data
+# for one asset is about 1.5 MB, so this holds some 30 asset-years.
+MAX_SNAPSHOT_BYTES = 50_000_000
+# SPEC §6: timestamps are UTC milliseconds. Below 10^11 ms (1973) a timestamp is almost surely
+# in seconds; above the year 9999 no date can be shown for it.
+MIN_TIMESTAMP_MS = 10**11
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+# Market values beyond this are no market (and would overflow the engine's sums and ratios).
+MAX_ABS_VALUE = 1e18
+# A price this small is an error in the file (perpetuals list `1000PEPE` instead).
+MIN_PRICE = 1e-12
 
 
 class _Invalid(Exception):
@@ -35,16 +51,33 @@ class _Invalid(Exception):
         self.problem = problem
 
 
-def load_snapshot(path: str | Path) -> tuple[int, dict[str, AssetData]]:
+def load_snapshot(
+    path: str | Path, max_bytes: int = MAX_SNAPSHOT_BYTES
+) -> tuple[int, dict[str, AssetData]]:
     """Read and validate a snapshot file; return `(asof, assets)` or raise SnapshotError."""
     name = str(path)
     try:
+        size = os.stat(path).st_size
+        if size > max_bytes:
+            raise SnapshotError(
+                name,
+                "",
+                f"file is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:,.0f} MB limit:"
+                " record fewer assets or a shorter history",
+            )
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as e:
         raise SnapshotError(name, "", "file not found") from e
     except (OSError, UnicodeDecodeError) as e:
         raise SnapshotError(name, "", f"cannot read file ({e.__class__.__name__})") from e
-    return parse_snapshot(text, name)
+    asof, assets = parse_snapshot(text, name)
+    return asof, {asset: _with_origin(data, Path(path).name) for asset, data in assets.items()}
+
+
+def _with_origin(data: AssetData, file_name: str) -> AssetData:
+    """Mark a loaded asset as a replay of this file (the demo's synthetic data as the demo)."""
+    origin: Origin = "demo" if data.sources.get("synthetic") is True else "snapshot"
+    return dataclasses.replace(data, origin=origin, origin_name=file_name)
 
 
 def parse_snapshot(text: str, name: str = "<snapshot>") -> tuple[int, dict[str, AssetData]]:
@@ -56,8 +89,9 @@ def parse_snapshot(text: str, name: str = "<snapshot>") -> tuple[int, dict[str, 
         raise SnapshotError(
             name, "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
         ) from e
-    except RecursionError as e:
-        raise SnapshotError(name, "", "JSON nested too deeply") from e
+    except (RecursionError, ValueError) as e:
+        # ValueError: an integer literal longer than Python's int string limit (4300 digits)
+        raise SnapshotError(name, "", f"JSON cannot be read ({e.__class__.__name__})") from e
     try:
         return _parse_document(raw)
     except _Invalid as e:
@@ -77,10 +111,17 @@ def _parse_document(raw: Any) -> tuple[int, dict[str, AssetData]]:
     if not isinstance(assets_raw, dict):
         raise _Invalid("assets", "must be an object keyed by asset symbol")
     assets: dict[str, AssetData] = {}
+    keys: dict[str, str] = {}
     for symbol, body in assets_raw.items():
         if not isinstance(symbol, str) or not symbol.strip():
             raise _Invalid("assets", f"asset key {symbol!r} is not a symbol")
         asset = symbol.strip().upper()
+        if asset in keys:
+            raise _Invalid(
+                f"assets.{symbol}",
+                f"same asset as {keys[asset]!r} (asset keys must not differ only in case)",
+            )
+        keys[asset] = symbol
         assets[asset] = _parse_asset(asset, body, f"assets.{symbol}")
     return asof, assets
 
@@ -99,15 +140,15 @@ def _parse_asset(asset: str, body: Any, key: str) -> AssetData:
         raise _Invalid(f"{key}.sources", "must be an object")
     return AssetData(
         asset=asset,
-        ohlcv_1d=frame_from_rows(_rows(body, "ohlcv_1d", key, 6, positive=True), OHLCV_COLUMNS),
-        ohlcv_1h=frame_from_rows(_rows(body, "ohlcv_1h", key, 6, positive=True), OHLCV_COLUMNS),
-        oi_usd_1h=series_from_rows(_rows(body, "oi_usd_1h", key, 2, non_negative=True)),
-        oi_usd_1d=series_from_rows(_rows(body, "oi_usd_1d", key, 2, non_negative=True)),
+        ohlcv_1d=frame_from_array(_rows(body, "ohlcv_1d", key, 6, candles=True), OHLCV_COLUMNS),
+        ohlcv_1h=frame_from_array(_rows(body, "ohlcv_1h", key, 6, candles=True), OHLCV_COLUMNS),
+        oi_usd_1h=series_from_array(_rows(body, "oi_usd_1h", key, 2, non_negative=True)),
+        oi_usd_1d=series_from_array(_rows(body, "oi_usd_1d", key, 2, non_negative=True)),
         funding=_funding(body.get("funding"), f"{key}.funding"),
-        liquidations_1h=frame_from_rows(
+        liquidations_1h=frame_from_array(
             _rows(body, "liquidations_1h", key, 3, non_negative=True), LIQ_COLUMNS
         ),
-        skew_rr25_30d=series_from_rows(_rows(body, "skew_rr25_30d", key, 2)),
+        skew_rr25_30d=series_from_array(_rows(body, "skew_rr25_30d", key, 2)),
         mmr=mmr,
         sources=sources,
         venues_used=_str_tuple(sources.get("used", []), f"{key}.sources.used"),
@@ -122,22 +163,64 @@ def _rows(
     parent: str,
     width: int,
     *,
-    positive: bool = False,
+    candles: bool = False,
     non_negative: bool = False,
-) -> list[list[float]]:
+) -> np.ndarray:
     key = f"{parent}.{name}"
     rows = body.get(name)
     if rows is None:
-        return []
-    return _table(rows, key, width, positive=positive, non_negative=non_negative)
+        return np.empty((0, width))
+    return _table(rows, key, width, candles=candles, non_negative=non_negative)
+
+
+_NUMBER_TYPES = (int, float)
 
 
 def _table(
-    rows: Any, key: str, width: int, *, positive: bool = False, non_negative: bool = False
-) -> list[list[float]]:
+    rows: Any, key: str, width: int, *, candles: bool = False, non_negative: bool = False
+) -> np.ndarray:
+    """A validated `(n, width)` float array of `[ts, values…]` rows (SPEC §6)."""
     if not isinstance(rows, list):
         raise _Invalid(key, "must be a list of rows")
-    out: list[list[float]] = []
+    if not rows:
+        return np.empty((0, width))
+    # fast path: one cheap type scan, then every rule checked on the whole array at once;
+    # any failure re-reads the rows one by one to name the offending row and rule
+    shaped = all(type(r) is list and len(r) == width for r in rows) and all(
+        type(v) in _NUMBER_TYPES for r in rows for v in r
+    )
+    if shaped:
+        try:
+            array = np.array(rows, dtype=np.float64)
+        except OverflowError:
+            array = None
+        if array is not None and _table_ok(array, candles=candles, non_negative=non_negative):
+            return array
+    _table_slow(rows, key, width, candles=candles, non_negative=non_negative)
+    raise _Invalid(key, "malformed rows")  # unreachable: the slow path names the row
+
+
+def _table_ok(array: np.ndarray, *, candles: bool, non_negative: bool) -> bool:
+    ts, values = array[:, 0], array[:, 1:]
+    with np.errstate(invalid="ignore"):
+        ok = (
+            bool(np.isfinite(array).all())
+            and bool((np.abs(values) <= MAX_ABS_VALUE).all())
+            and bool((ts == np.floor(ts)).all())
+            and bool((ts >= MIN_TIMESTAMP_MS).all() and (ts <= MAX_TIMESTAMP_MS).all())
+            and bool((np.diff(ts) > 0).all())
+        )
+    if ok and candles:
+        ok = bool((values[:, :4] >= MIN_PRICE).all() and (values[:, 4] >= 0).all())
+    if ok and non_negative:
+        ok = bool((values >= 0).all())
+    return ok
+
+
+def _table_slow(
+    rows: list[Any], key: str, width: int, *, candles: bool, non_negative: bool
+) -> None:
+    """Check the rows one by one; raise _Invalid naming the first offending row."""
     last_ts: int | None = None
     for i, row in enumerate(rows):
         rkey = f"{key}[{i}]"
@@ -150,12 +233,12 @@ def _table(
             raise _Invalid(rkey, f"timestamps not ascending ({ts} after {last_ts})")
         last_ts = ts
         values = [_number(v, rkey) for v in row[1:]]
-        if positive and any(v <= 0 for v in values[:4]):
+        if candles and any(v < MIN_PRICE for v in values[:4]):
             raise _Invalid(rkey, "prices must be positive")
+        if candles and values[4] < 0:
+            raise _Invalid(rkey, "volume must not be negative")
         if non_negative and any(v < 0 for v in values):
             raise _Invalid(rkey, "values must not be negative")
-        out.append([float(ts), *values])
-    return out
 
 
 def _funding(entries: Any, key: str) -> tuple[VenueFunding, ...]:
@@ -184,8 +267,8 @@ def _funding(entries: Any, key: str) -> tuple[VenueFunding, ...]:
         if oi is not None and oi < 0:
             raise _Invalid(f"{ekey}.oi_usd", "must not be negative")
         history = entry.get("history")
-        rows = [] if history is None else _table(history, f"{ekey}.history", 2)
-        venues.append(VenueFunding(venue, rate, interval, oi, series_from_rows(rows)))
+        rows = np.empty((0, 2)) if history is None else _table(history, f"{ekey}.history", 2)
+        venues.append(VenueFunding(venue, rate, interval, oi, series_from_array(rows)))
     return tuple(venues)
 
 
@@ -239,17 +322,31 @@ def _str_tuple(raw: Any, key: str) -> tuple[str, ...]:
 def _number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid(key, f"expected a number, got {_describe(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError as e:  # an integer of hundreds of digits
+        raise _Invalid(key, f"number too large ({len(str(abs(value)))} digits)") from e
     if not math.isfinite(number):
         raise _Invalid(key, f"expected a finite number, got {value}")
+    if abs(number) > MAX_ABS_VALUE:
+        raise _Invalid(key, f"number too large ({number:.3g}, the limit is {MAX_ABS_VALUE:.0e})")
     return number
 
 
 def _timestamp(value: Any, key: str) -> int:
-    number = _number(value, key)
-    if number != int(number) or number < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(key, f"expected a timestamp in ms, got {_describe(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Invalid(key, f"expected a finite number, got {value}")
+    if value != int(value) or value < 0:
         raise _Invalid(key, f"timestamp must be whole UTC milliseconds, got {value}")
-    return int(number)
+    ts = int(value)
+    if ts < MIN_TIMESTAMP_MS:
+        raise _Invalid(key, f"timestamp {ts} looks like seconds: SPEC timestamps are milliseconds")
+    if ts > MAX_TIMESTAMP_MS:
+        shown = str(ts) if len(str(ts)) <= 20 else f"of {len(str(ts))} digits"
+        raise _Invalid(key, f"timestamp {shown} is beyond the year 9999")
+    return ts
 
 
 def _describe(value: Any) -> str:

@@ -35,6 +35,17 @@ class Thresholds:
     default_horizon_days: float = 7.0
     k_cut_liq_or_vol: float = 0.5
     k_cut_funding: float = 0.75
+    # the position's own verdict (SPEC §4): wait when liq_distance < move_1sigma, or below
+    # this distance when sigma is unknown
+    wait_liq_distance_no_sigma: float = 0.05
+    # entry bounds (SPEC §5): an entry this far below / above the price is a typo (bad input)
+    entry_below_price_max: float = 0.5
+    entry_above_price_max: float = 1.0
+    # staleness (SPEC §1): a series whose newest point is older than this counts as missing
+    stale_hourly_hours: float = 3.0  # ohlcv_1h, oi_usd_1h, liquidations_1h (from the bar's close)
+    stale_daily_hours: float = 72.0  # ohlcv_1d, oi_usd_1d (from the bar's close)
+    stale_funding_history_hours: float = 72.0  # a venue's settled funding history
+    stale_skew_hours: float = 24.0  # skew_rr25_30d samples
     # the two-and-three-flag rule
     reduce_at_flags: int = 2
     wait_at_flags: int = 3

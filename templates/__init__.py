@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -135,6 +137,64 @@ def utc(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def utc_date(ms: int | None) -> str:
+    """Milliseconds since the epoch → '2026-05-20'."""
+    if ms is None:
+        return "n/a"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def age(ms: int | None) -> str:
+    """A span in ms, compact: '45 min', '5 h', '3 h 20 min', '4 d 6 h'."""
+    if ms is None:
+        return "n/a"
+    minutes = max(0, int(ms // 60_000))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days_, hours = divmod(hours, 24)
+    return f"{days_} d {hours} h" if hours else f"{days_} d"
+
+
+def ago(asof: int | None, now: int | None) -> str:
+    """How long before `now` the data was read: 'just now', '3 min ago', '2 h ago'."""
+    if asof is None or now is None:
+        return "n/a"
+    span = now - asof
+    if span < 60_000:
+        return "just now"
+    return f"{age(span)} ago"
+
+
+def usd_exact(value: float | None) -> str:
+    """A dollar amount for sizing: $1,234, $12.50, $0.42 (never compacted to $1.23k)."""
+    if value is None:
+        return "n/a"
+    sign = "−" if value < 0 else ""
+    v = abs(value)
+    return f"{sign}${v:,.0f}" if v >= 100 else f"{sign}${v:,.2f}"
+
+
+def coins(value: float | None) -> str:
+    """An amount of the base asset, 4 significant digits: 1.602, 0.03125, 12,480."""
+    if value is None:
+        return "n/a"
+    v = abs(value)
+    if v >= 1000:
+        return f"{value:,.0f}"
+    if v == 0:
+        return "0"
+    digits = max(0, 3 - math.floor(math.log10(v)))
+    return f"{value:,.{digits}f}"
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts a message."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def ratio(value: float | None, base: float | None, decimals: int = 2, *thresholds: float) -> str:
     """value ÷ base as '2.15×', or 'n/a' when the base is 0 or unknown."""
     if value is None or base is None or base == 0:
@@ -171,6 +231,10 @@ def _make_env(fmt: Fmt) -> Environment:
         lev=lev,
         days=days,
         utc=utc,
+        utc_date=utc_date,
+        age=age,
+        usd_exact=usd_exact,
+        coins=coins,
         oneline=oneline,
     )
     env.globals.update(
@@ -180,6 +244,7 @@ def _make_env(fmt: Fmt) -> Environment:
         i=_wrap("i") if html else _plain,
         code=_wrap("code") if html else _plain,
         ratio=ratio,
+        ago=ago,
     )
     return env
 
@@ -216,15 +281,180 @@ def _collapse_blank_lines(text: str) -> str:
 
 # ---- the check reply and its JSON -------------------------------------------------------
 
+# The compact reply (one side) stays short enough to read on a phone without scrolling.
+COMPACT_MAX_LINES = 12
+COMPACT_MAX_CHARS = 900
+# Lists from the data (venues, failure reasons) are cut before rendering, never after.
+_MAX_VENUES = 6
+_MAX_REASON_CHARS = 60
 
-def render_check(result: CheckResult, fmt: Fmt = "html", thresholds: Any = None) -> str:
-    """The graded reply for one check (one or both sides)."""
+
+def wall_clock_ms() -> int:
+    """The real clock in ms: what 'now' is for a live reply rendered at this moment."""
+    return int(time.time() * 1000)
+
+
+def render_check(
+    result: CheckResult,
+    fmt: Fmt = "html",
+    thresholds: Any = None,
+    *,
+    now: int | None = None,
+    details: bool = False,
+) -> str:
+    """The graded reply: compact (default) or the details view of the same result.
+
+    `now` (ms) is the real clock at render time, for "data from 3 min ago"; when not given it
+    is read here, once, never inside a template.
+    """
+    if details:
+        return render_check_details(result, fmt, thresholds, now=now)
+    ctx = _check_context(result, thresholds, now)
+    plain = _render_whole("check", "text", tight=False, **ctx)
+    tight = not all(_fits_compact(side) for side in plain.split(SIDE_SEPARATOR))
+    if fmt == "text" and not tight:
+        return plain
+    return _render_whole("check", fmt, tight=tight, **ctx)
+
+
+# between the sides of a two-sided reply (check.j2)
+SIDE_SEPARATOR = "\n──────────\n"
+
+
+def _fits_compact(side: str) -> bool:
+    """One side's block (as plain text, what the reader sees) within the phone budget."""
+    return len(side.splitlines()) <= COMPACT_MAX_LINES and len(side) <= COMPACT_MAX_CHARS
+
+
+def render_check_details(
+    result: CheckResult, fmt: Fmt = "html", thresholds: Any = None, *, now: int | None = None
+) -> str:
+    """The details view: every number behind the verdict, within Telegram's 4096 UTF-16 units.
+
+    The content is shortened before rendering (market line, then full flag reasons are
+    dropped) until the whole message fits; rendered HTML is never cut.
+    """
+    ctx = _check_context(result, thresholds, now)
+    text = ""
+    for level in (2, 1, 0):
+        text = _render_whole("check_details", fmt, level=level, **ctx)
+        if utf16_len(text) <= TELEGRAM_LIMIT:
+            return text
+    return text  # level 0 is bounded by construction (short reasons, capped lists)
+
+
+def render_market(result: CheckResult, fmt: Fmt = "html", *, now: int | None = None) -> str:
+    """The /market dashboard for one asset (both sides graded at 1x), with its data time."""
+    now = now if now is not None else wall_clock_ms()
+    return _render_whole("market", fmt, r=result, m=result.market, now=now)
+
+
+def _render_whole(name: str, fmt: Fmt, **ctx: Any) -> str:
+    text = _ENVS[fmt].get_template(f"{name}.j2").render(**ctx).strip()
+    return _collapse_blank_lines(text)
+
+
+def _check_context(result: CheckResult, thresholds: Any, now: int | None) -> dict[str, Any]:
     th = thresholds if thresholds is not None else _default_thresholds()
-    return render("check", fmt, r=result, m=result.market, th=th)
+    idea = result.idea
+    if idea is None:
+        from signals.idea import TradeIdea
+
+        idea = TradeIdea(asset=result.asset, side=None, stop=result.stop, targets=result.targets)
+    return {
+        "r": result,
+        "m": result.market,
+        "th": th,
+        "idea": idea,
+        "now": now if now is not None else wall_clock_ms(),
+        "view": _view(result),
+    }
+
+
+def _names(names: Any) -> str:
+    """At most a few names, then 'and N more'."""
+    names = [str(n) for n in names]
+    if not names:
+        return ""
+    shown = ", ".join(names[:_MAX_VENUES])
+    more = len(names) - _MAX_VENUES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _short(text: Any) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 1] + "…"
+
+
+def _view(result: CheckResult) -> dict[str, Any]:
+    """Data-dependent lists for the reply, shortened before rendering."""
+    sources = result.sources if isinstance(result.sources, dict) else {}
+    m = result.market
+    failed = list(result.venues_failed.items())
+    failed_list = ", ".join(f"{_short(v)} ({_short(why)})" for v, why in failed[:_MAX_VENUES])
+    if len(failed) > _MAX_VENUES:
+        failed_list += f" and {len(failed) - _MAX_VENUES} more"
+    stale_pairs = sorted(result.market.stale.items(), key=lambda kv: kv[0])
+    cov = result.liq_coverage
+    liq = "none"
+    if cov is not None and cov.venues:
+        liq = f"{_names(cov.venues)} over {m.liq_buckets} h"
+        if cov.lower_bound_venues:
+            liq += f" (a lower bound: {_names(cov.lower_bound_venues)} throttled)"
+    funding = _names(f"{v.venue} ({v.interval_hours:g}h)" for v in m.funding_venues) or "none"
+
+    def named(key: str) -> str:
+        value = sources.get(key)
+        if isinstance(value, list | tuple):
+            return _names(_short(v) for v in value) or "none"
+        return _short(value) if value else "n/a"
+
+    fallback_words = {
+        "price": "price from the last daily close",
+        "price_change_24h": "24h price change from daily closes",
+        "oi_usd": "OI from the last daily value",
+        "oi_change_24h": "24h OI change from daily values",
+    }
+    return {
+        "failed_names": _names(v for v, _ in failed),
+        "failed_count": len(failed),
+        "stale_count": len(stale_pairs),
+        "failed_list": failed_list,
+        "used_names": _names(result.venues_used),
+        "stale_pairs": stale_pairs,
+        "stale_names": _names(_series_short(name) for name, _ in stale_pairs),
+        "fallbacks": ", ".join(fallback_words[f] for f in m.daily_fallbacks),
+        "price_venue": named("price") if "price" in sources else _synthetic(sources),
+        "oi_venues": named("oi") if "oi" in sources else _synthetic(sources),
+        "funding_venues": funding,
+        "skew_venue": named("skew") if "skew" in sources else _synthetic(sources),
+        "liq_venues": liq,
+        "mmr_source": named("mmr") if "mmr" in sources else f"{result.mmr:.2%}",
+    }
+
+
+def _synthetic(sources: dict[str, Any]) -> str:
+    return "synthetic" if sources.get("synthetic") else "n/a"
+
+
+_SERIES_SHORT = {
+    "ohlcv_1h": "hourly candles",
+    "ohlcv_1d": "daily candles",
+    "oi_usd_1h": "hourly OI",
+    "oi_usd_1d": "daily OI",
+    "liquidations_1h": "liquidations",
+    "skew_rr25_30d": "skew",
+}
+
+
+def _series_short(name: str) -> str:
+    if name.startswith("funding."):
+        return f"{name.split('.')[1]} funding history"
+    return _SERIES_SHORT.get(name, name)
 
 
 def flag_reason(result: CheckResult, side: str, name: str, thresholds: Any = None) -> str:
-    """One flag's one-line reason, quoting its numbers (plain text)."""
+    """One flag's full one-line reason, quoting its numbers (plain text)."""
     th = thresholds if thresholds is not None else _default_thresholds()
     grade = next(g for g in result.grades if g.side == side)
     return render(
@@ -232,31 +462,47 @@ def flag_reason(result: CheckResult, side: str, name: str, thresholds: Any = Non
     )
 
 
+MARKET_KEYS = (
+    "price",
+    "price_change_24h",
+    "return_7d",
+    "sigma_daily",
+    "vol_expansion",
+    "oi_usd",
+    "oi_change_24h",
+    "oi_percentile_30d",
+    "funding_8h",
+    "funding_8h_3d_avg",
+    "liq_long_24h_usd",
+    "liq_short_24h_usd",
+    "rr25_30d",
+    "rr25_30d_7d_change",
+)
+POSITION_KEYS = (
+    "liq_distance",
+    "liq_price",
+    "survives_10pct",
+    "move_1sigma",
+    "move_2sigma",
+    "survives_2sigma",
+    "max_leverage",
+    "max_drawdown",
+    "max_drawdown_margin",
+    "reduce_level",
+    "cut_level",
+    "stop_distance",
+    "stop_loss_margin",
+    "stop_beyond_liq",
+    "reward_risk",
+)
+SIZING_KEYS = ("account_usd", "risk_usd", "cut_distance", "size_usd", "size_base", "margin_usd")
+
+
 def check_json(result: CheckResult, thresholds: Any = None) -> dict[str, Any]:
-    """The SPEC §7 JSON object for a check."""
+    """The SPEC §7 JSON object for a check; every non-finite number is null."""
     m = result.market
-    market = {
-        key: getattr(m, key)
-        for key in (
-            "price",
-            "price_change_24h",
-            "return_7d",
-            "sigma_daily",
-            "vol_expansion",
-            "oi_usd",
-            "oi_change_24h",
-            "oi_percentile_30d",
-            "funding_8h",
-            "funding_8h_3d_avg",
-            "liq_long_24h_usd",
-            "liq_short_24h_usd",
-            "rr25_30d",
-            "rr25_30d_7d_change",
-        )
-    }
     grades = []
     for g in result.grades:
-        p = g.position
         grades.append(
             {
                 "side": g.side,
@@ -273,28 +519,55 @@ def check_json(result: CheckResult, thresholds: Any = None) -> dict[str, Any]:
                 },
                 "caution_count": g.caution_count,
                 "unknown_count": g.unknown_count,
+                "flags_verdict": g.flags_verdict,
+                "position_verdict": g.position_verdict,
                 "verdict": g.verdict,
                 "worst_case_verdict": g.worst_case_verdict,
-                "position": {
-                    "liq_distance": p.liq_distance,
-                    "liq_price": p.liq_price,
-                    "survives_10pct": p.survives_10pct,
-                    "move_2sigma": p.move_2sigma,
-                    "survives_2sigma": p.survives_2sigma,
-                    "max_leverage": p.max_leverage,
-                    "max_drawdown": p.max_drawdown,
-                    "reduce_level": p.reduce_level,
-                },
+                "position": {key: getattr(g.position, key) for key in POSITION_KEYS},
+                "sizing": (
+                    {key: getattr(g.sizing, key) for key in SIZING_KEYS}
+                    if g.sizing is not None
+                    else None
+                ),
             }
         )
-    return {
+    doc = {
         "asset": result.asset,
         "asof": result.asof,
         "stop": result.stop,
-        "market": market,
-        "sources": {"used": list(result.venues_used), "failed": dict(result.venues_failed)},
+        "target": result.target,
+        "targets": list(result.targets),
+        "market": {key: getattr(m, key) for key in MARKET_KEYS},
+        "sources": {
+            "used": list(result.venues_used),
+            "failed": dict(result.venues_failed),
+            "stale": dict(result.stale),
+        },
         "grades": grades,
     }
+    return _finite_json(doc)  # type: ignore[no-any-return]
+
+
+def check_json_text(result: CheckResult, thresholds: Any = None, indent: int | None = 2) -> str:
+    """The SPEC §7 JSON as text; never NaN or Infinity (json.dumps with allow_nan=False)."""
+    return json.dumps(check_json(result, thresholds), indent=indent, allow_nan=False)
+
+
+def _finite_json(value: Any) -> Any:
+    """A JSON value with numpy scalars made plain and every NaN/±inf turned into null."""
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if hasattr(value, "item"):  # numpy scalar
+        return _finite_json(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
 
 
 def _flag_values(result: CheckResult, name: str, values: dict[str, Any]) -> dict[str, Any]:

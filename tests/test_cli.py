@@ -33,7 +33,7 @@ from tests.helpers.builders import (
 ROOT = Path(__file__).resolve().parents[1]
 BOT = ROOT / "bot.py"
 
-TOP_KEYS = {"asset", "asof", "stop", "market", "sources", "grades"}
+TOP_KEYS = {"asset", "asof", "stop", "target", "targets", "market", "sources", "grades"}
 MARKET_KEYS = {
     "price",
     "price_change_24h",
@@ -58,9 +58,12 @@ GRADE_KEYS = {
     "flags",
     "caution_count",
     "unknown_count",
+    "flags_verdict",
+    "position_verdict",
     "verdict",
     "worst_case_verdict",
     "position",
+    "sizing",
 }
 FLAG_NAMES = {"open_interest", "funding", "liquidations", "skew"}
 FLAG_KEYS = {"status", "reason", "values"}
@@ -68,12 +71,20 @@ POSITION_KEYS = {
     "liq_distance",
     "liq_price",
     "survives_10pct",
+    "move_1sigma",
     "move_2sigma",
     "survives_2sigma",
     "max_leverage",
     "max_drawdown",
+    "max_drawdown_margin",
     "reduce_level",
+    "cut_level",
+    "stop_distance",
+    "stop_loss_margin",
+    "stop_beyond_liq",
+    "reward_risk",
 }
+SIZING_KEYS = {"account_usd", "risk_usd", "cut_distance", "size_usd", "size_base", "margin_usd"}
 
 
 class Run:
@@ -163,6 +174,10 @@ def test_demo_json_shape_is_spec_exact() -> None:
         assert isinstance(f["reason"], str) and f["reason"] and "\n" not in f["reason"]
         assert isinstance(f["values"], dict)
     assert set(g["position"]) == POSITION_KEYS
+    assert g["sizing"] is None
+    assert set(doc["sources"]) == {"used", "failed", "stale"}
+    assert doc["sources"]["stale"] == {}
+    assert (doc["target"], doc["targets"]) == (None, [])
     assert g["side"] == "long"
     assert g["leverage"] == 5
     assert g["entry"] == doc["market"]["price"]
@@ -198,10 +213,13 @@ def test_demo_json_echoes_stop_entry_and_horizon() -> None:
 
 
 def test_demo_text_without_side_stays_under_4096() -> None:
+    # v2: a stop with no side grades both sides, the stop only on the side it fits (a long)
     run = run_cli("SOL", "2.5x", "stop", "1", "--demo")
     assert run.code == 0, run.err
     assert len(run.out) < 4096
-    assert "long" in run.out and "short" in run.out
+    long, short = run.out.split("──────────")
+    assert "Stop $1.000" in long
+    assert "Stop fits a long, not this short" in short
 
 
 # ---- exit codes ---------------------------------------------------------------------------
@@ -217,9 +235,19 @@ def test_demo_text_without_side_stays_under_4096() -> None:
         ["ETH", "long", "0x", "--demo"],
         ["ETH", "long", "5x", "@", "100", "stop", "120", "--demo"],  # stop on the profit side
         ["ETH", "long", "5x", "--demo", "--snapshot", "x.json"],
+        ["ETH", "long", "5x", "@", "32000", "--demo"],  # a typo: the price is $3,210
+        ["ETH", "long", "5x", "stop", "3300", "--demo"],  # no @: above the price
+        ["ETH", "short", "5x", "tp", "3300", "--demo"],
+        ["ETH", "long", "risk", "1%", "--demo"],  # a percentage of no account
+        ["ETH", "lnog", "--demo"],
+        ["ETH", "long", "--demo", "--josn"],
     ],
-    ids=["empty", "two-sides", "two-assets", "lev-500", "lev-0", "stop-wrong", "both-src"],
-)
+    ids=[
+        "empty", "two-sides", "two-assets", "lev-500", "lev-0", "stop-wrong", "both-src",
+        "entry-typo", "stop-above-price", "target-wrong", "risk-no-account", "typo-side",
+        "typo-option",
+    ],
+)  # fmt: skip
 def test_bad_idea_words_exit_2(words: list[str]) -> None:
     assert_clean_failure(run_cli(*words), 2)
 
@@ -359,30 +387,72 @@ def test_malformed_snapshot_in_subprocess(
 # ---- an independent oracle on synthetic snapshots ----------------------------------------------
 
 
+BARS = {  # series → (bar length, staleness limit), SPEC §1
+    "ohlcv_1h": (HOUR, 3 * HOUR),
+    "oi_usd_1h": (HOUR, 3 * HOUR),
+    "liquidations_1h": (HOUR, 3 * HOUR),
+    "ohlcv_1d": (DAY, 3 * DAY),
+    "oi_usd_1d": (DAY, 3 * DAY),
+}
+
+
+def spec_series(body: dict[str, Any], asof: int, stale: dict[str, int]) -> dict[str, Any]:
+    """SPEC §1: each series cut at asof (closed bars, samples at or before), stale ones emptied."""
+    out: dict[str, Any] = {}
+    for name, (bar, limit) in BARS.items():
+        rows = [r for r in body.get(name, []) if r[0] + bar <= asof]
+        if rows and asof - (rows[-1][0] + bar) > limit:
+            stale[name] = asof - (rows[-1][0] + bar)
+            rows = []
+        out[name] = rows
+    skew = [r for r in body.get("skew_rr25_30d", []) if r[0] <= asof]
+    if skew and asof - skew[-1][0] > 24 * HOUR:
+        stale["skew_rr25_30d"] = asof - skew[-1][0]
+        skew = []
+    out["skew_rr25_30d"] = skew
+    funding = []
+    for v in body.get("funding", []):
+        history = [r for r in v["history"] if r[0] <= asof]
+        if history and asof - history[-1][0] > 3 * DAY:
+            stale[f"funding.{v['venue']}.history"] = asof - history[-1][0]
+            history = []
+        funding.append({**v, "history": history})
+    out["funding"] = funding
+    return out
+
+
 def spec_market(body: dict[str, Any], asof: int) -> dict[str, Any]:
-    """SPEC §2, written out from the snapshot JSON (all bars in it are closed at asof)."""
-    c1h = np.array([r[4] for r in body["ohlcv_1h"]], dtype=float)
-    c1d = np.array([r[4] for r in body["ohlcv_1d"]], dtype=float)
-    oi1h = np.array([r[1] for r in body["oi_usd_1h"]], dtype=float)
-    oi1d = np.array([r[1] for r in body["oi_usd_1d"]], dtype=float)
-    m: dict[str, Any] = {}
+    """SPEC §2 (v2: daily fallbacks, staleness), written out from the snapshot JSON."""
+    stale: dict[str, int] = {}
+    series = spec_series(body, asof, stale)
+    c1h = np.array([r[4] for r in series["ohlcv_1h"]], dtype=float)
+    c1d = np.array([r[4] for r in series["ohlcv_1d"]], dtype=float)
+    oi1h = np.array([r[1] for r in series["oi_usd_1h"]], dtype=float)
+    oi1d = np.array([r[1] for r in series["oi_usd_1d"]], dtype=float)
+
+    def change_24h(hourly: np.ndarray, daily: np.ndarray) -> float | None:
+        if len(hourly) >= 25:
+            return float(hourly[-1] / hourly[-25] - 1)
+        return float(daily[-1] / daily[-2] - 1) if len(daily) >= 2 else None
+
+    m: dict[str, Any] = {"_stale": stale}
     m["price"] = c1h[-1] if len(c1h) else (c1d[-1] if len(c1d) else None)
-    m["price_change_24h"] = c1h[-1] / c1h[-25] - 1 if len(c1h) >= 25 else None
+    m["price_change_24h"] = change_24h(c1h, c1d)
     m["return_7d"] = c1d[-1] / c1d[-8] - 1 if len(c1d) >= 8 else None
     r = np.diff(np.log(c1d))
     m["sigma_daily"] = float(np.std(r[-30:], ddof=1)) if len(c1d) >= 31 else None
     m["vol_expansion"] = bool(
         len(c1d) >= 91 and m["sigma_daily"] >= 1.5 * np.std(r[-90:-30], ddof=1)
     )
-    m["oi_usd"] = oi1h[-1] if len(oi1h) else None
-    m["oi_change_24h"] = oi1h[-1] / oi1h[-25] - 1 if len(oi1h) >= 25 else None
+    m["oi_usd"] = oi1h[-1] if len(oi1h) else (oi1d[-1] if len(oi1d) else None)
+    m["oi_change_24h"] = change_24h(oi1h, oi1d)
     m["oi_percentile_30d"] = (
         float(np.mean(oi1d[-30:] <= m["oi_usd"]))
         if len(oi1d) >= 7 and m["oi_usd"] is not None
         else None
     )
     now, avg = [], []
-    for v in body["funding"]:
+    for v in series["funding"]:
         scale = 8 / v["interval_hours"]
         now.append((v["rate"] * scale, v["oi_usd"]))
         window = [rate for ts, rate in v["history"] if asof - 72 * HOUR < ts <= asof]
@@ -390,7 +460,8 @@ def spec_market(body: dict[str, Any], asof: int) -> dict[str, Any]:
             avg.append((float(np.mean(window)) * scale, v["oi_usd"]))
     m["funding_8h"] = _weighted(now)
     m["funding_8h_3d_avg"] = _weighted(avg)
-    liq = np.array([r[1:] for r in body["liquidations_1h"]], dtype=float)[-168:]
+    liq = np.array([r[1:] for r in series["liquidations_1h"]], dtype=float).reshape(-1, 2)
+    liq = liq[-168:]
     sides: dict[str, tuple[Any, Any, int] | None] = {}
     for i, side in enumerate(("long", "short")):
         if len(liq) < 48:
@@ -405,14 +476,13 @@ def spec_market(body: dict[str, Any], asof: int) -> dict[str, Any]:
         )
     m["liq_long_24h_usd"] = sides["long"][0] if sides["long"] else None
     m["liq_short_24h_usd"] = sides["short"][0] if sides["short"] else None
-    skew = [(ts, rr) for ts, rr in body["skew_rr25_30d"] if ts <= asof]
-    recent = [rr for ts, rr in skew if ts >= asof - DAY]
-    m["rr25_30d"] = recent[-1] if recent else None
+    skew = [(ts, rr) for ts, rr in series["skew_rr25_30d"]]
+    m["rr25_30d"] = skew[-1][1] if skew else None
     m["rr25_30d_7d_change"] = None
-    if recent and skew:
+    if skew:
         ts7, rr7 = min(skew, key=lambda s: abs(s[0] - (asof - 7 * DAY)))
         if abs(ts7 - (asof - 7 * DAY)) <= DAY:
-            m["rr25_30d_7d_change"] = recent[-1] - rr7
+            m["rr25_30d_7d_change"] = skew[-1][1] - rr7
     m["_liq"] = sides
     return m
 
@@ -476,51 +546,95 @@ def spec_flags(m: dict[str, Any], side: str) -> dict[str, str]:
 ORDER = ["proceed", "reduce", "wait"]
 
 
-def spec_grade(m: dict[str, Any], side: str, lev: float, mmr: float) -> dict[str, Any]:
-    """SPEC §4 and §5 for one side, entry at price and a 7-day horizon."""
+def spec_grade(
+    m: dict[str, Any],
+    side: str,
+    lev: float,
+    mmr: float,
+    stop: float | None = None,
+    target: float | None = None,
+    risk_usd: float | None = None,
+    account: float | None = None,
+) -> dict[str, Any]:
+    """SPEC v2 §4 and §5 for one side, entry at price and a 7-day horizon."""
     flags = spec_flags(m, side)
     cautions = list(flags.values()).count("caution")
     unknowns = list(flags.values()).count("unknown")
     entry, sigma, h = m["price"], m["sigma_daily"], 7.0
     dist = 1 / lev - mmr
-    move = None if sigma is None else 2 * sigma * math.sqrt(h)
+    move1 = None if sigma is None else sigma * math.sqrt(h)
+    move = None if move1 is None else 2 * move1
     floor_move = 0.10 if move is None else max(0.10, move)
-
-    def max_leverage(cut_states: set[str]) -> int:
-        k = 1.0
-        if flags["liquidations"] in cut_states or m["vol_expansion"]:
-            k *= 0.5
-        if flags["funding"] in cut_states:
-            k *= 0.75
-        return max(1, math.floor(k / (floor_move + mmr)))
+    k = 1.0
+    if flags["liquidations"] == "caution" or m["vol_expansion"]:
+        k *= 0.5
+    if flags["funding"] == "caution":
+        k *= 0.75
+    max_lev = max(1, math.floor(k / (floor_move + mmr)))
 
     def by_count(n: int) -> str:
         return "wait" if n >= 3 else "reduce" if n == 2 else "proceed"
 
-    def with_overlay(verdict: str, max_lev: int) -> str:
-        return "reduce" if verdict == "proceed" and (dist < 0.10 or lev > max_lev) else verdict
+    def stricter(a: str, b: str) -> str:
+        return max(a, b, key=ORDER.index)
 
-    max_lev = max_leverage({"caution"})
+    if dist < (move1 if move1 is not None else 0.05):
+        position_verdict = "wait"
+    elif dist < 0.10 or lev > max_lev:
+        position_verdict = "reduce"
+    else:
+        position_verdict = "proceed"
     sign = -1 if side == "long" else 1
-    verdict = with_overlay(by_count(cautions), max_lev)
-    # the worst case counts every unknown as caution and is never milder than the verdict
-    worst = max(by_count(cautions + unknowns), verdict, key=ORDER.index)
+    reduce_level = None if move1 is None or entry is None else entry * (1 + sign * move1)
+    stop_distance = None if stop is None or entry is None else abs(entry - stop) / entry
+    cut_level = reduce_level
+    if stop_distance is not None and (move1 is None or stop_distance < move1):
+        cut_level = stop
+    reward_risk = None
+    if target is not None:
+        if stop is not None:
+            reward_risk = abs(target - entry) / abs(entry - stop)
+        elif move1:
+            reward_risk = abs(target - entry) / entry / move1
+    sizing = None
+    if risk_usd is not None:
+        cut = move1 if stop_distance is None else min(stop_distance, dist)
+        if cut is not None:
+            size = risk_usd / cut
+            sizing = {
+                "account_usd": account,
+                "risk_usd": risk_usd,
+                "cut_distance": cut,
+                "size_usd": size,
+                "size_base": size / entry,
+                "margin_usd": size / lev,
+            }
     return {
         "flags": flags,
         "caution_count": cautions,
         "unknown_count": unknowns,
-        "verdict": verdict,
-        "worst_case_verdict": worst,
+        "flags_verdict": by_count(cautions),
+        "position_verdict": position_verdict,
+        "verdict": stricter(by_count(cautions), position_verdict),
+        "worst_case_verdict": stricter(by_count(cautions + unknowns), position_verdict),
         "position": {
             "liq_distance": dist,
-            "liq_price": entry * (1 + sign * dist),
+            "liq_price": None if entry is None else entry * (1 + sign * dist),
             "survives_10pct": dist >= 0.10,
+            "move_1sigma": move1,
             "move_2sigma": move,
             "survives_2sigma": None if move is None else dist >= move,
             "max_leverage": max_lev,
             "max_drawdown": move,
-            "reduce_level": None if sigma is None else entry * (1 + sign * sigma * math.sqrt(h)),
+            "max_drawdown_margin": None if move is None else min(1.0, move * lev),
+            "reduce_level": reduce_level,
+            "cut_level": cut_level,
+            "stop_distance": stop_distance,
+            "stop_loss_margin": None if stop_distance is None else min(1.0, stop_distance * lev),
+            "stop_beyond_liq": None if stop_distance is None else stop_distance >= dist,
+            "reward_risk": reward_risk,
         },
+        "sizing": sizing,
     }
 
 
@@ -618,7 +732,14 @@ def test_json_agrees_with_spec_oracle(oracle_runs: dict[int, tuple[dict, Run]], 
         want = spec_grade(m, g["side"], lev, body["mmr"])
         got_flags = {n: f["status"] for n, f in g["flags"].items()}
         assert got_flags == want["flags"], g["side"]
-        for key in ("caution_count", "unknown_count", "verdict", "worst_case_verdict"):
+        for key in (
+            "caution_count",
+            "unknown_count",
+            "flags_verdict",
+            "position_verdict",
+            "verdict",
+            "worst_case_verdict",
+        ):
             assert g[key] == want[key], (g["side"], key)
         for key, value in want["position"].items():
             assert close(g["position"][key], value), (g["side"], key, g["position"][key], value)
@@ -654,12 +775,281 @@ def test_unknown_numbers_are_null(tmp_path: Path) -> None:
     (g,) = doc["grades"]
     assert {f["status"] for f in g["flags"].values()} == {"unknown"}
     p = g["position"]
-    assert (p["move_2sigma"], p["survives_2sigma"], p["max_drawdown"], p["reduce_level"]) == (
-        None,
-        None,
-        None,
-        None,
-    )
+    for key in POSITION_KEYS - {"liq_distance", "liq_price", "survives_10pct", "max_leverage"}:
+        assert p[key] is None, key
     assert p["max_leverage"] == 9  # floor(1 / (0.10 + 0.005))
     assert g["verdict"] == "proceed"
     assert g["worst_case_verdict"] == "wait"
+
+
+# ---- SPEC v2: the oracle on stops, targets, sizing, stale and hourly-missing data ------------
+
+LEVEL_SEEDS = list(range(20, 32))
+
+
+def levels_for(seed: int, price: float) -> tuple[str, float, float, float, float]:
+    """A side, stop, target, risk % and account drawn for a seed, around the price."""
+    rng = np.random.default_rng(seed)
+    side = "long" if seed % 2 else "short"
+    sign = -1 if side == "long" else 1
+    stop = price * (1 + sign * rng.uniform(0.005, 0.3))
+    target = price * (1 - sign * rng.uniform(0.01, 0.4))
+    return side, round(stop, 2), round(target, 2), round(rng.uniform(0.2, 3), 2), 10_000.0
+
+
+@pytest.fixture(scope="module")
+def level_runs(clean_cwd: Path) -> dict[int, tuple[dict, Run, tuple]]:
+    """Seeded scenarios graded with a side, a stop, a target, a risk and an account."""
+    runs = {}
+    for seed in LEVEL_SEEDS:
+        body = scenario(seed)
+        price = spec_market(body, ASOF)["price"]
+        side, stop, target, risk, account = levels_for(seed, price)
+        lev = LEVERAGE[seed % len(LEVERAGE)] + "x"
+        path = write_doc(clean_cwd / f"l{seed}.json", snapshot_doc({"ETH": body}))
+        words = ["ETH", side, lev, "stop", str(stop), "tp", str(target)]
+        words += ["risk", f"{risk}%", "acct", str(int(account)), "--snapshot", str(path)]
+        runs[seed] = (body, run_main(*words, "--json"), (side, stop, target, risk, account))
+    return runs
+
+
+def assert_grade_matches(g: dict[str, Any], want: dict[str, Any]) -> None:
+    """Every SPEC v2 grade field equals the oracle's."""
+    assert {n: f["status"] for n, f in g["flags"].items()} == want["flags"]
+    for key in ("flags_verdict", "position_verdict", "verdict", "worst_case_verdict"):
+        assert g[key] == want[key], key
+    for key, value in want["position"].items():
+        assert close(g["position"][key], value), (key, g["position"][key], value)
+    if want["sizing"] is None:
+        assert g["sizing"] is None
+        return
+    for key, value in want["sizing"].items():
+        assert close(g["sizing"][key], value), (key, g["sizing"][key], value)
+
+
+@pytest.mark.parametrize("seed", LEVEL_SEEDS)
+def test_json_with_stop_target_and_sizing_agrees_with_the_oracle(
+    level_runs: dict[int, tuple[dict, Run, tuple]], seed: int
+) -> None:
+    body, run, (side, stop, target, risk, account) = level_runs[seed]
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert (doc["stop"], doc["target"], doc["targets"]) == (stop, target, [target])
+    m = spec_market(body, ASOF)
+    lev = float(LEVERAGE[seed % len(LEVERAGE)])
+    want = spec_grade(m, side, lev, body["mmr"], stop, target, risk / 100 * account, account)
+    (g,) = doc["grades"]
+    assert_grade_matches(g, want)
+
+
+def test_level_scenarios_cover_every_position_verdict(
+    level_runs: dict[int, tuple[dict, Run, tuple]],
+) -> None:
+    verdicts = {
+        g["position_verdict"] for _, run, _ in level_runs.values() for g in run.json()["grades"]
+    }
+    cuts = {
+        g["position"]["cut_level"] == float(levels[1])
+        for _, run, levels in level_runs.values()
+        for g in run.json()["grades"]
+    }
+    assert verdicts == {"proceed", "reduce", "wait"}
+    assert cuts == {True, False}  # the stop and the 1σ level each set the cut level somewhere
+
+
+STALE_SHIFTS = {
+    "fresh": 0,
+    "hourly-at-limit": 3 * HOUR,
+    "hourly-stale": 3 * HOUR + 1,
+    "skew-stale": 25 * HOUR,
+    "daily-at-limit": 3 * DAY,
+    "daily-stale": 3 * DAY + HOUR,
+    "month-old": 30 * DAY,
+}
+
+
+@pytest.mark.parametrize("case", sorted(STALE_SHIFTS))
+def test_stale_data_is_missing_and_named_with_its_age(clean_cwd: Path, case: str) -> None:
+    # the same recorded data, read later: asof moves, the series age
+    body = scenario(7)
+    asof = ASOF + STALE_SHIFTS[case]
+    path = write_doc(clean_cwd / f"stale-{case}.json", snapshot_doc({"ETH": body}, asof=asof))
+    run = run_main("ETH", "3x", "--snapshot", str(path), "--json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    m = spec_market(body, asof)
+    assert doc["sources"]["stale"] == m["_stale"]
+    for key in MARKET_KEYS:
+        assert close(doc["market"][key], m[key]), (key, doc["market"][key], m[key])
+    for g in doc["grades"]:
+        assert_grade_matches(g, spec_grade(m, g["side"], 3.0, body["mmr"]))
+        for f in g["flags"].values():
+            if f["status"] == "unknown" and "stale" in f["reason"]:
+                assert " old (limit " in f["reason"]
+
+
+def test_stale_scenarios_reach_every_stale_series(clean_cwd: Path) -> None:
+    names = set()
+    for shift in STALE_SHIFTS.values():
+        names |= set(spec_market(scenario(7), ASOF + shift)["_stale"])
+    assert {"ohlcv_1h", "oi_usd_1h", "liquidations_1h", "ohlcv_1d", "oi_usd_1d"} <= names
+    assert "skew_rr25_30d" in names and any(n.startswith("funding.") for n in names)
+
+
+def test_hourly_missing_data_uses_the_daily_fallbacks(clean_cwd: Path) -> None:
+    body = scenario(5)
+    body["ohlcv_1h"], body["oi_usd_1h"] = [], []
+    path = write_doc(clean_cwd / "no-hourly.json", snapshot_doc({"ETH": body}))
+    doc = run_main("ETH", "long", "2x", "--snapshot", str(path), "--json").json()
+    m = spec_market(body, ASOF)
+    assert doc["market"]["price"] == body["ohlcv_1d"][-1][4]
+    assert doc["market"]["price_change_24h"] is not None
+    assert doc["market"]["oi_change_24h"] is not None
+    for key in MARKET_KEYS:
+        assert close(doc["market"][key], m[key]), key
+    assert_grade_matches(doc["grades"][0], spec_grade(m, "long", 2.0, body["mmr"]))
+
+
+# ---- SPEC v2 bad input, in the CLI's own syntax ------------------------------------------------
+
+
+def test_bad_idea_examples_use_the_command_line_syntax() -> None:
+    run = run_main("eth", "lnog", "--demo")
+    assert_clean_failure(run, 2)
+    line = run.err.strip()
+    assert line == (
+        "can't read 'lnog': did you mean long?"
+        " Example: python bot.py check ETH long 5x @ 3000 stop 2800 for 3d"
+    )
+    assert "/check" not in line
+
+
+@pytest.mark.parametrize(
+    ("words", "names"),
+    [
+        (["eth", "long", "5x", "@", "32000"], ["entry $32,000.00", "the price $3,210.00"]),
+        (["eth", "long", "5x", "@", "1600"], ["entry $1,600.00", "the price $3,210.00"]),
+        (["eth", "long", "5x", "stop", "3300"], ["stop $3,300.00", "the price $3,210.00"]),
+        (["eth", "short", "5x", "stop", "3000"], ["stop $3,000.00", "the price $3,210.00"]),
+        (["eth", "long", "tp", "3100"], ["target $3,100.00", "the price $3,210.00"]),
+    ],
+)
+def test_bad_input_the_price_reveals_names_the_price(words: list[str], names: list[str]) -> None:
+    run = run_main(*words, "--demo")
+    assert_clean_failure(run, 2)
+    assert len(run.err.strip().splitlines()) == 1
+    for name in names:
+        assert name in run.err
+    assert "Example: python bot.py check ETH" in run.err
+
+
+def test_entries_at_half_and_double_the_price_are_graded() -> None:
+    for entry in ("1605", "6420"):  # exactly −50% and +100% of $3,210
+        assert run_main("eth", "long", "@", entry, "--demo").code == 0
+
+
+def test_an_asset_missing_from_the_demo_says_so(tmp_path: Path) -> None:
+    run = run_main("PEPE", "long", "--demo")
+    assert_clean_failure(run, 3)
+    assert "PEPE is not in the demo snapshot (synthetic data)" in run.err
+    assert "USDT-margined" not in run.err
+    path = write_doc(tmp_path / "may.json", snapshot_doc({"ETH": asset_json(closes_1h=[1.0])}))
+    run = run_main("PEPE", "long", "--snapshot", str(path))
+    assert_clean_failure(run, 3)
+    assert "PEPE is not in this snapshot, may.json of 2026-05-20 00:00 UTC: it holds ETH." in (
+        run.err
+    )
+
+
+def test_details_flag_prints_the_details_view_and_is_documented() -> None:
+    run = run_main("ETH", "long", "5x", "--demo", "--details")
+    assert run.code == 0, run.err
+    assert "Verdict: flags reduce · position proceed → reduce (the stricter)" in run.out
+    assert "Sources:" in run.out and "Rule:" in run.out
+    usage = run_main("--help")
+    assert "--details" in usage.out
+    assert_clean_failure(run_main("ETH", "--demo", "--json", "--details"), 2)
+
+
+def test_unknown_option_suggests_the_right_one() -> None:
+    run = run_main("ETH", "long", "--demo", "--josn")
+    assert_clean_failure(run, 2)
+    assert "unknown option --josn: did you mean --json?" in run.err
+
+
+# ---- snapshot edge cases (issue 10, item 10) --------------------------------------------------
+
+
+# hourly candles stamped in seconds, the rest of the row as usual
+SECONDS_BODY = {"ohlcv_1h": [[ASOF // 1000 - 3600 * (25 - i), 1, 1, 1, 1, 1] for i in range(25)]}
+
+
+def doc_text(body: dict[str, Any] | None = None, asof: Any = ASOF, **assets: Any) -> str:
+    """A snapshot's text; `assets` replace the one ETH asset."""
+    return json.dumps(
+        {
+            "format": "preflight.snapshot/1",
+            "asof": asof,
+            "assets": assets or {"ETH": body or asset_json(closes_1h=[100.0] * 25)},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "text", "names"),
+    [
+        ("400-digit-value", doc_text().replace('"mmr": 0.005', '"mmr": ' + "7" * 400),
+         ["mmr", "number too large (400 digits)"]),
+        ("400-digit-asof", doc_text(asof=int("9" * 400)), ["asof", "of 400 digits"]),
+        ("asof-beyond-9999", doc_text(asof=10**17), ["asof", "beyond the year 9999"]),
+        ("asof-in-seconds", doc_text(asof=1_779_235_200), ["asof", "looks like seconds"]),
+        ("hourly-in-seconds", doc_text(SECONDS_BODY), ["ohlcv_1h[0]", "looks like seconds"]),
+        ("eth-and-ETH", doc_text(ETH=asset_json(), eth=asset_json()),
+         ["assets.eth", "same asset as 'ETH'"]),
+        ("huge-value", doc_text(asset_json(closes_1h=[1e300] * 25)), ["ohlcv_1h", "too large"]),
+        ("negative-price", doc_text(asset_json(closes_1h=[100.0] * 24 + [-1.0])),
+         ["ohlcv_1h[24]", "positive"]),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 20 else "",
+)  # fmt: skip
+def test_snapshot_edge_cases_exit_2_with_one_line(
+    tmp_path: Path, case: str, text: str, names: list[str]
+) -> None:
+    path = tmp_path / f"{case}.json"
+    path.write_text(text, encoding="utf-8")
+    run = run_main("ETH", "long", "--snapshot", str(path), "--json")
+    assert_clean_failure(run, 2)
+    assert len(run.err.strip().splitlines()) == 1
+    for name in [str(path), *names]:
+        assert name in run.err, (name, run.err)
+
+
+def test_a_far_future_asof_grades_everything_unknown_without_a_traceback(tmp_path: Path) -> None:
+    year_3000 = 32_503_680_000_000
+    path = tmp_path / "future.json"
+    path.write_text(doc_text(asof=year_3000), encoding="utf-8")
+    run = run_main("ETH", "long", "--snapshot", str(path), "--json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    assert doc["sources"]["stale"]["ohlcv_1h"] == year_3000 - ASOF
+    assert {f["status"] for f in doc["grades"][0]["flags"].values()} == {"unknown"}
+    text = run_main("ETH", "long", "--snapshot", str(path))
+    assert text.code == 0 and "3000-01-01 00:00 UTC" in text.out
+
+
+def test_an_oversized_snapshot_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    with path.open("wb") as f:
+        f.truncate(133 * 1000 * 1000)  # sparse: 133 MB on paper, nothing to read
+    run = run_main("ETH", "long", "--snapshot", str(path))
+    assert_clean_failure(run, 2)
+    assert "file is 133.0 MB, over the 50 MB limit" in run.err
+
+
+def test_json_never_holds_nan_or_infinity_even_when_a_ratio_overflows(tmp_path: Path) -> None:
+    body = asset_json(closes_1h=[1e-12] * 24 + [1e18], oi_1h=[1e-300] * 24 + [1e18])
+    path = write_doc(tmp_path / "wild.json", snapshot_doc({"ETH": body}))
+    run = run_main("ETH", "long", "--snapshot", str(path), "--json")
+    assert run.code == 0, run.err
+    assert "Infinity" not in run.out and "NaN" not in run.out
+    assert run.json()["market"]["oi_change_24h"] is None  # strict parse: no bare constants

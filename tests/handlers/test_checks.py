@@ -20,7 +20,7 @@ async def test_check_edits_progress_into_result(
     [progress] = api.calls_of("sendMessage")
     assert progress.params["text"] == "Checking <b>ETH</b> long 5x…"
     assert reply.edits == 1
-    assert reply.text.startswith("REDUCE · ETH long 5x\n2 of 4 flags in caution")
+    assert reply.text.startswith("REDUCE · ETH long 5x — 2 of 4 flags in caution\n")
     assert reply.button_texts == ["🔄 Refresh", "🔁 Flip to short", "🔔 Warn me about ETH"]
     assert reply.reply_to_id is None  # no quoting in a private chat
     assert asked.message_id < reply.message_id
@@ -32,7 +32,7 @@ async def test_free_text_in_private_chat_is_a_check(
     await bot.send(dm, alice, "sol long")
 
     [reply] = api.bot_messages(dm)
-    assert reply.text.startswith("WAIT · SOL long 1x (no leverage given: graded at 1x)")
+    assert reply.text.startswith("WAIT · SOL long 1x (no leverage given) — ")
 
 
 async def test_free_text_in_group_is_not_answered(
@@ -75,10 +75,11 @@ async def test_idea_without_side_grades_both_sides_and_offers_no_flip(
     [progress] = api.calls_of("sendMessage")
     [reply] = api.bot_messages(dm)
     assert progress.params["text"] == "Checking <b>BTC</b> long and short…"
-    assert [line.split(" · ")[1] for line in reply.text.splitlines() if " · BTC " in line] == [
-        "BTC long 1x (no leverage given: graded at 1x)",
-        "BTC short 1x (no leverage given: graded at 1x)",
-    ]
+    assert [
+        line.split(" · ")[1].split(" — ")[0]
+        for line in reply.text.splitlines()
+        if " · BTC " in line
+    ] == ["BTC long 1x (no leverage given)", "BTC short 1x (no leverage given)"]
     assert reply.button_texts == ["🔄 Refresh", "🔔 Warn me about BTC"]
 
 
@@ -108,7 +109,8 @@ async def test_unknown_asset_suggests_close_matches(
 
     [reply] = api.bot_messages(dm)
     assert reply.text == (
-        "I can't find a USDT-margined perpetual for ETHH. Did you mean ETH?\n"
+        "ETHH is not in the demo snapshot (synthetic data), demo_snapshot.json of"
+        " 2026-05-20 00:00 UTC. Did you mean ETH?\n"
         "Example: /check ETH long 5x"
     )
     assert reply.buttons == []
@@ -166,7 +168,7 @@ async def test_rate_limit_answers_politely_and_skips_the_check(
         await bot.send(api.private_chat(other), other, "eth long 5x")
 
     texts = [m.text.split("\n")[0] for m in api.bot_messages(dm)]
-    assert texts[:2] == ["REDUCE · ETH long 5x", "REDUCE · ETH long 5x"]
+    assert [t.split(" — ")[0] for t in texts[:2]] == ["REDUCE · ETH long 5x"] * 2
     assert texts[2].startswith("Easy there: that's 2 checks in a minute, the most I grade per")
     assert len(texts) == 3
     assert api.bot_messages(api.chats[other.id])[0].text.startswith("REDUCE")
@@ -193,4 +195,4 @@ async def test_the_longest_reply_stays_within_telegrams_limit(
     [reply] = api.bot_messages(dm)
     assert reply.edits == 1
     assert reply.text.count("· DOGE ") == 2
-    assert 2000 < len(reply.text) < 4096
+    assert 1000 < len(reply.text) < 4096

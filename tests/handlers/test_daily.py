@@ -305,7 +305,7 @@ async def test_a_summary_asset_without_data_is_named_not_fatal(
 
     text = last_text(api, dm)
     assert "BTC · 🟢 calm" in text
-    assert "PEPE · no data: I can't find a USDT-margined perpetual for PEPE." in text
+    assert "PEPE · no data: PEPE is not in the demo snapshot (synthetic data)" in text
     assert api.photos_in(dm)[-1].caption.startswith("BTC · 7 days")
 
 

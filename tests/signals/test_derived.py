@@ -198,8 +198,16 @@ def test_oi_percentile_needs_7_daily_values() -> None:
     assert market(oi_1d=[1e9] * 6, oi_1h=[1e9]).oi_percentile_30d is None
 
 
-def test_oi_percentile_unknown_without_hourly_oi() -> None:
-    assert market(oi_1d=[1e9] * 10).oi_percentile_30d is None
+def test_oi_percentile_without_hourly_oi_uses_the_last_daily_value() -> None:
+    # SPEC v2 §2: oi_usd falls back to the last daily value, which is then ranked
+    m = market(oi_1d=[1e9] * 9 + [2e9])
+    assert m.oi_usd == 2e9
+    assert m.oi_percentile_30d == 1.0
+    assert "oi_usd" in m.daily_fallbacks
+
+
+def test_oi_percentile_unknown_without_any_oi() -> None:
+    assert market().oi_percentile_30d is None
 
 
 # ---- funding ------------------------------------------------------------------------------
@@ -439,3 +447,158 @@ def test_vol_expansion_over_a_flat_baseline() -> None:
     m = market(closes_1d=closes)
     assert m.sigma_daily == pytest.approx(0.01 * math.sqrt(30 / 29), rel=1e-9)
     assert m.vol_expansion is True
+
+
+# ---- SPEC v2 §2: daily fallbacks ------------------------------------------------------------
+
+
+def test_price_change_falls_back_to_the_last_two_daily_closes() -> None:
+    m = market(closes_1h=[100.0] * 24, closes_1d=[50.0, 200.0, 210.0])
+    assert m.price == 100.0  # the hourly close still is the price
+    assert m.price_change_24h == pytest.approx(210.0 / 200.0 - 1, rel=1e-12)
+    assert m.daily_fallbacks == ("price_change_24h",)
+
+
+def test_price_change_with_25_hourly_candles_ignores_the_daily_ones() -> None:
+    m = market(closes_1h=[100.0] * 24 + [101.0], closes_1d=[50.0, 200.0])
+    assert m.price_change_24h == pytest.approx(0.01, rel=1e-12)
+    assert m.daily_fallbacks == ()
+
+
+def test_price_change_unknown_with_one_daily_close_and_few_hourly() -> None:
+    m = market(closes_1h=[100.0] * 24, closes_1d=[200.0])
+    assert m.price_change_24h is None
+
+
+def test_price_and_its_change_from_daily_candles_alone() -> None:
+    m = market(closes_1d=[100.0, 104.0])
+    assert (m.price, m.price_change_24h) == (104.0, pytest.approx(0.04))
+    assert m.daily_fallbacks == ("price", "price_change_24h")
+
+
+def test_oi_change_falls_back_to_the_last_two_daily_values() -> None:
+    m = market(oi_1h=[1e9] * 10, oi_1d=[1e9, 1.1e9])
+    assert m.oi_usd == 1e9  # the last hourly value
+    assert m.oi_change_24h == pytest.approx(0.1)
+    assert m.daily_fallbacks == ("oi_change_24h",)
+    assert market(oi_1h=[1e9] * 10, oi_1d=[1.1e9]).oi_change_24h is None
+    m = market(oi_1h=[1e9] * 24 + [1.02e9], oi_1d=[1e9, 2e9])
+    assert m.oi_change_24h == pytest.approx(0.02)
+
+
+# ---- SPEC v2 §1: staleness --------------------------------------------------------------------
+
+H3, D3 = 3 * HOUR, 3 * DAY
+
+
+@pytest.mark.parametrize(
+    ("age", "stale"), [(H3 - 1, False), (H3, False), (H3 + 1, True), (30 * DAY, True)]
+)
+@pytest.mark.parametrize(
+    ("series", "kwargs"),
+    [
+        ("ohlcv_1h", {"closes_1h": [100.0] * 25}),
+        ("oi_usd_1h", {"oi_1h": [1e9] * 25}),
+        ("liquidations_1h", {"liquidations": [(1.0, 1.0)] * 48}),
+    ],
+)
+def test_hourly_series_go_stale_after_3_hours(
+    series: str, kwargs: dict[str, object], age: int, stale: bool
+) -> None:
+    # the builders close the last bar at their `asof`: built at ASOF − age, read at ASOF
+    data = asset_data("ETH", asof=ASOF - age, **kwargs)
+    m = compute_market(data, ASOF, TH)
+    assert (series in m.stale) is stale
+    if stale:
+        assert m.stale[series] == age
+    known = {
+        "ohlcv_1h": m.price_change_24h,
+        "oi_usd_1h": m.oi_change_24h,
+        "liquidations_1h": m.liq_long_24h_usd,
+    }[series]
+    assert (known is None) is stale
+
+
+@pytest.mark.parametrize(("age", "stale"), [(D3 - 1, False), (D3, False), (D3 + 1, True)])
+@pytest.mark.parametrize(
+    ("series", "kwargs"),
+    [("ohlcv_1d", {"closes_1d": walk(40)}), ("oi_usd_1d", {"oi_1d": [1e9] * 10})],
+)
+def test_daily_series_go_stale_after_3_days(
+    series: str, kwargs: dict[str, object], age: int, stale: bool
+) -> None:
+    m = compute_market(asset_data("ETH", asof=ASOF - age, **kwargs), ASOF, TH)
+    assert (series in m.stale) is stale
+    known = m.sigma_daily if series == "ohlcv_1d" else m.oi_usd
+    assert (known is None) is stale
+
+
+@pytest.mark.parametrize(
+    ("age", "stale"), [(24 * HOUR - 1, False), (24 * HOUR, False), (24 * HOUR + 1, True)]
+)
+def test_skew_goes_stale_after_24_hours(age: int, stale: bool) -> None:
+    m = market(skew=[(ASOF - 30 * DAY, 1.0), (ASOF - age, -3.5)])
+    assert ("skew_rr25_30d" in m.stale) is stale
+    assert (m.rr25_30d is None) is stale
+    if stale:
+        assert m.stale["skew_rr25_30d"] == age
+        assert m.rr25_30d_7d_change is None
+
+
+@pytest.mark.parametrize(("age", "stale"), [(D3, False), (D3 + 1, True)])
+def test_stale_funding_history_drops_out_and_the_current_rate_stands(
+    age: int, stale: bool
+) -> None:
+    history = [(ASOF - age - 8 * HOUR, 0.0002), (ASOF - age, 0.0002)]
+    m = market(funding=[venue("okx", 0.0001, history=history), venue("bybit", 0.0003)])
+    assert ("funding.okx.history" in m.stale) is stale
+    assert m.funding_8h == pytest.approx(0.0002)  # both current rates, equal OI
+    # at exactly 3 days the history is fresh, but (T − 72h, T] holds none of it
+    assert m.funding_8h_3d_avg is None
+
+
+def test_a_stale_samples_age_is_counted_from_its_timestamp() -> None:
+    m = market(skew=[(ASOF - 30 * HOUR, -3.0)])
+    assert m.stale == {"skew_rr25_30d": 30 * HOUR}
+
+
+def test_stale_hourly_candles_fall_back_to_fresh_daily_ones() -> None:
+    data = to_asset_data(
+        "ETH",
+        {
+            **asset_json_at(ASOF - 5 * HOUR, closes_1h=[100.0] * 25),
+            "ohlcv_1d": asset_json_at(ASOF, closes_1d=[90.0, 99.0])["ohlcv_1d"],
+        },
+    )
+    m = compute_market(data, ASOF, TH)
+    assert m.stale == {"ohlcv_1h": 5 * HOUR}
+    assert m.price == 99.0
+    assert m.price_change_24h == pytest.approx(0.1)
+    assert m.daily_fallbacks == ("price", "price_change_24h")
+
+
+def test_bars_after_asof_are_cut_before_the_staleness_rule() -> None:
+    # a fresh-looking bar that closes after asof does not rescue a stale series
+    data = asset_data("ETH", asof=ASOF - 4 * HOUR, closes_1h=[100.0] * 25)
+    late = asset_data("ETH", asof=ASOF + HOUR, closes_1h=[100.0])
+    merged = to_asset_data(
+        "ETH",
+        {"ohlcv_1h": frame_rows(data.ohlcv_1h) + frame_rows(late.ohlcv_1h)},
+    )
+    m = compute_market(merged, ASOF, TH)
+    assert m.stale == {"ohlcv_1h": 4 * HOUR}
+    assert m.price is None
+
+
+def asset_json_at(asof: int, **kwargs: object) -> dict[str, object]:
+    """SPEC §6 JSON of one asset whose bars close at `asof`."""
+    from tests.helpers.builders import asset_json
+
+    return asset_json(asof=asof, **kwargs)  # type: ignore[arg-type]
+
+
+def frame_rows(frame: object) -> list[list[float]]:
+    """An OHLCV frame back into `[ts, o, h, l, c, v]` rows."""
+    return [
+        [int(ts), *map(float, row)] for ts, row in zip(frame.index, frame.to_numpy(), strict=True)
+    ]  # type: ignore[attr-defined]

@@ -300,3 +300,31 @@ def test_all_four_flags_unknown_on_empty_market(side: str) -> None:
     flags = all_flags(EMPTY, side, TH)  # type: ignore[arg-type]
     assert sorted(flags) == sorted(["open_interest", "funding", "liquidations", "skew"])
     assert {f.status for f in flags.values()} == {"unknown"}
+
+
+# ---- SPEC v2 §1: a stale series leaves its flag unknown, naming the series and its age ----
+
+
+def test_stale_series_make_their_flags_unknown_and_name_the_age() -> None:
+    data = asset_data(
+        "ETH",
+        asof=ASOF - 4 * 3_600_000,
+        closes_1h=[100.0] * 25,
+        oi_1h=[1e9] * 25,
+        liquidations=[(1.0, 1.0)] * 48,
+        skew=[(ASOF - 30 * 3_600_000, -6.0)],
+    )
+    flags = all_flags(compute_market(data, ASOF, TH), "long", TH)
+    assert {n: f.status for n, f in flags.items()} == dict.fromkeys(flags, "unknown")
+    four_h, thirty_h = 4 * 3_600_000, 30 * 3_600_000
+    assert flags["open_interest"].stale == (("oi_usd_1h", four_h), ("ohlcv_1h", four_h))
+    assert flags["liquidations"].stale == (("liquidations_1h", four_h),)
+    assert flags["skew"].stale == (("skew_rr25_30d", thirty_h),)
+    assert flags["funding"].stale == ()  # no funding at all: missing, not stale
+
+
+def test_a_fresh_flag_names_no_stale_series() -> None:
+    data = asset_data("ETH", closes_1h=[100.0] * 25, oi_1h=[1e9] * 25)
+    flags = all_flags(compute_market(data, ASOF, TH), "long", TH)
+    assert flags["open_interest"].status == "clear"
+    assert flags["open_interest"].stale == ()

@@ -1,4 +1,5 @@
-"""SPEC §4 verdicts (two-and-three-flag rule, worst case, position overlay) via grade_check."""
+"""SPEC §4 verdicts (flags, the position's own verdict, worst case) and SPEC §5 bad input,
+via grade_check."""
 
 from __future__ import annotations
 
@@ -97,11 +98,13 @@ def test_verdict_table_with_worst_case(states: tuple[str, str, str, str]) -> Non
     g = grade(states).grades[0]
     assert g.caution_count == cautions
     assert g.unknown_count == unknowns
+    assert g.flags_verdict == verdict_for(cautions)
+    assert g.position_verdict == "proceed"  # 1x, no sigma: liquidation 99.5% away
     assert g.verdict == verdict_for(cautions)
     assert g.worst_case_verdict == verdict_for(cautions + unknowns)
 
 
-# ---- the position overlay ---------------------------------------------------------------
+# ---- the position's verdict (SPEC v2 §4; v1 called it the overlay) ------------------------
 
 QUIET = ("clear", "clear", "clear", "clear")
 
@@ -145,12 +148,26 @@ def test_funding_caution_cut_leaves_5x_inside_max_leverage() -> None:
     assert g.verdict == "proceed"
 
 
-def test_overlay_never_lowers_reduce_or_wait() -> None:
-    two = grade(("caution", "caution", "clear", "clear"), leverage=20).grades[0]
-    assert two.verdict == "reduce"
-    three = grade(("caution", "caution", "caution", "clear"), leverage=20).grades[0]
+def test_position_never_lowers_the_flags_verdict() -> None:
+    # 12x, no sigma: liquidation 7.8% away — fails 10% (reduce), beyond 5% (no wait)
+    two = grade(("caution", "caution", "clear", "clear"), leverage=12).grades[0]
+    assert (two.flags_verdict, two.position_verdict, two.verdict) == ("reduce",) * 3
+    three = grade(("caution", "caution", "caution", "clear"), leverage=12).grades[0]
+    assert (three.flags_verdict, three.position_verdict) == ("wait", "reduce")
     assert three.verdict == "wait"
     assert three.worst_case_verdict == "wait"
+
+
+def test_v2_a_position_liquidated_by_an_ordinary_move_is_wait() -> None:
+    # v1 graded this REDUCE (the flags' reduce, raised no further); v2: 20x without sigma has
+    # its liquidation 4.5% away, under 5% → the position says wait, and wait wins
+    two = grade(("caution", "caution", "clear", "clear"), leverage=20).grades[0]
+    assert (two.flags_verdict, two.position_verdict, two.verdict) == ("reduce", "wait", "wait")
+    assert two.position_reasons[0] == "liquidated_by_1sigma"
+    assert two.position_decides is True
+    assert two.worst_case_verdict == "wait"
+    quiet = grade(QUIET, leverage=20).grades[0]
+    assert (quiet.flags_verdict, quiet.verdict) == ("proceed", "wait")
 
 
 def test_overlay_with_unknowns_worst_case_not_milder() -> None:
@@ -229,8 +246,8 @@ def test_given_entry_horizon_and_stop_are_used() -> None:
     assert g.position.liq_price == pytest.approx(120.0 * 0.805)
     assert r.stop == 100.0
     assert g.position.stop_beyond_liq is False
-    r = grade(QUIET, leverage=5, entry=120.0, stop=95.0)
-    assert r.grades[0].position.stop_beyond_liq is True  # 95 < 96.6
+    r = grade(QUIET, leverage=5, entry=110.0, stop=88.0)
+    assert r.grades[0].position.stop_beyond_liq is True  # 20% ≥ 19.5%
 
 
 def test_mmr_comes_from_the_asset() -> None:
@@ -271,3 +288,134 @@ def test_worst_case_counts_unknowns_as_cautions_with_the_max_leverage_computed()
     # leverage above max: the overlay raises the verdict, and the worst case follows it
     g = grade(("clear", "unknown", "clear", "clear"), leverage=10).grades[0]
     assert (g.verdict, g.worst_case_verdict) == ("reduce", "reduce")
+
+
+# ---- SPEC v2 §5: bad input only the data reveals ---------------------------------------------
+
+from signals.errors import ParseError  # noqa: E402
+
+PRICE = 99.0  # HOURLY's last close
+
+
+def bad(**idea_kw: Any) -> ParseError:
+    """The ParseError grading an ETH idea raises (against QUIET data at PRICE)."""
+    with pytest.raises(ParseError) as caught:
+        grade(QUIET, **idea_kw)
+    assert caught.value.command == "check"
+    return caught.value
+
+
+@pytest.mark.parametrize("side", ["long", "short", None])
+@pytest.mark.parametrize(
+    ("entry", "ok"),
+    [
+        (PRICE * 0.5 * (1 - 1e-6), False),  # just below −50%
+        (PRICE * 0.5, True),  # at −50%
+        (PRICE * 0.5 * (1 + 1e-6), True),
+        (PRICE * 2 * (1 - 1e-6), True),
+        (PRICE * 2, True),  # at +100%
+        (PRICE * 2 * (1 + 1e-6), False),  # just above +100%
+    ],
+)
+def test_entry_bounds_around_half_and_double_the_price(
+    side: str | None, entry: float, ok: bool
+) -> None:
+    if ok:
+        assert grade(QUIET, side=side, entry=entry).grades[0].entry == entry
+        return
+    error = bad(side=side, entry=entry)
+    assert "$99.00" in error.reason  # the line names the price
+    assert "typo" in error.reason
+
+
+def test_a_far_limit_entry_is_graded_and_marked() -> None:
+    # sigma unknown: the yardstick is 10%; −20% is a limit order, −5% is not
+    g = grade(QUIET, entry=PRICE * 0.8).grades[0]
+    assert g.limit_entry is True
+    assert g.entry_offset == pytest.approx(-0.2)
+    assert grade(QUIET, entry=PRICE * 0.95).grades[0].limit_entry is False
+
+
+def test_leverage_at_or_above_one_over_mmr_is_bad_input() -> None:
+    data = data_with(*QUIET, mmr=0.01)  # 1/m = 100x
+    assert grade_check(idea(leverage=99), data, ASOF, TH).grades[0].leverage == 99
+    for leverage in (100, 125):
+        with pytest.raises(ParseError) as caught:
+            grade_check(idea(leverage=leverage), data, ASOF, TH)
+        assert "100x" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("side", "stop"), [("long", 99.5), ("long", 99.0), ("short", 98.5), ("short", 99.0)]
+)
+def test_a_stop_on_the_wrong_side_of_the_price_is_bad_input(side: str, stop: float) -> None:
+    error = bad(side=side, leverage=3, stop=stop)
+    assert "$99.00" in error.reason
+    assert "stop" in error.reason
+
+
+@pytest.mark.parametrize(("side", "target"), [("long", 98.0), ("short", 100.0)])
+def test_a_target_on_the_wrong_side_is_bad_input(side: str, target: float) -> None:
+    with pytest.raises(ParseError) as caught:
+        grade_check(
+            TradeIdea("ETH", side, 3.0, True, targets=(target,)),  # type: ignore[arg-type]
+            data_with(*QUIET),
+            ASOF,
+            TH,
+        )
+    assert "target" in caught.value.reason and "$99.00" in caught.value.reason
+
+
+def test_no_side_grades_both_with_the_levels_that_fit_each() -> None:
+    r = grade_check(
+        TradeIdea("ETH", None, 3.0, True, stop=95.0, targets=(110.0, 90.0)),
+        data_with(*QUIET),
+        ASOF,
+        TH,
+    )
+    long, short = r.grades
+    assert (long.position.stop, long.position.target, long.levels_left_out) == (
+        95.0,
+        110.0,
+        ("targets",),
+    )
+    assert (short.position.stop, short.position.target, short.levels_left_out) == (
+        None,
+        90.0,
+        ("stop", "targets"),
+    )
+    assert (r.stop, r.target, r.targets) == (95.0, 110.0, (110.0, 90.0))
+
+
+def test_a_risk_percentage_without_an_account_is_bad_input() -> None:
+    with pytest.raises(ParseError) as caught:
+        grade_check(
+            TradeIdea("ETH", "long", 3.0, True, risk_pct=0.01), data_with(*QUIET), ASOF, TH
+        )
+    assert "account" in caught.value.reason
+
+
+def test_sizing_from_the_ideas_risk_and_account() -> None:
+    r = grade_check(
+        TradeIdea("ETH", "long", 4.0, True, stop=90.0, risk_pct=0.02, account_usd=5000.0),
+        data_with(*QUIET),
+        ASOF,
+        TH,
+    )
+    s = r.grades[0].sizing
+    assert s is not None
+    assert s.risk_usd == pytest.approx(100.0)
+    assert s.cut_distance == pytest.approx(9 / 99)
+    assert s.size_usd == pytest.approx(100 / (9 / 99))
+    assert s.margin_usd == pytest.approx(s.size_usd / 4)
+    assert s.size_base == pytest.approx(s.size_usd / 99)
+
+
+def test_sizing_is_null_with_a_note_without_stop_or_sigma() -> None:
+    r = grade_check(
+        TradeIdea("ETH", "long", 4.0, True, risk_usd=100.0), data_with(*QUIET), ASOF, TH
+    )
+    g = r.grades[0]
+    assert (g.sizing, g.sizing_note) == (None, "no_cut_distance")
+    plain = grade(QUIET, leverage=4).grades[0]
+    assert (plain.sizing, plain.sizing_note) == (None, None)

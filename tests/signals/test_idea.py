@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,8 +20,12 @@ def idea(
     entry: float | None = None,
     stop: float | None = None,
     horizon_days: float | None = None,
+    **more: Any,
 ) -> TradeIdea:
     """Build the expected TradeIdea; a leverage given means leverage_given."""
+    if "entry_range" in more:
+        low, high = more["entry_range"]
+        entry = (low + high) / 2
     return TradeIdea(
         asset=asset,
         side=side,  # type: ignore[arg-type]
@@ -27,7 +34,13 @@ def idea(
         entry=entry,
         stop=stop,
         horizon_days=horizon_days,
+        **more,
     )
+
+
+def signal(text: str) -> str:
+    """A pasted signal: the lines as written, indentation removed."""
+    return "\n".join(line.strip() for line in text.strip().splitlines())
 
 
 ACCEPTED: list[tuple[str, TradeIdea]] = [
@@ -142,14 +155,143 @@ ACCEPTED: list[tuple[str, TradeIdea]] = [
     ("eth long 5x\x00\x07", idea("ETH", "long", 5)),
 ]
 
+# SPEC v2 §8: the new words — ranges, targets, risk, account, margin mode, pasted signals
+R = (3000.0, 3050.0)
+ACCEPTED_V2: list[tuple[str, TradeIdea]] = [
+    # entry ranges, graded at the midpoint
+    ("eth long 3000-3050", idea("ETH", "long", entry_range=R)),
+    ("eth long entry 3000 - 3050", idea("ETH", "long", entry_range=R)),
+    ("eth long @ 3000–3050", idea("ETH", "long", entry_range=R)),
+    ("eth long entry $3,000 - $3,050", idea("ETH", "long", entry_range=R)),
+    ("eth long entry zone 3k-3.05k", idea("ETH", "long", entry_range=R)),
+    ("eth long @ 3050-3000", idea("ETH", "long", entry_range=R)),
+    ("eth long @ 3000-3000", idea("ETH", "long", entry=3000)),
+    # targets: the first is graded, all are echoed
+    ("eth long tp 3400", idea("ETH", "long", targets=(3400.0,))),
+    ("eth long target 3400", idea("ETH", "long", targets=(3400.0,))),
+    ("eth long tp 3400 3600 3800", idea("ETH", "long", targets=(3400.0, 3600.0, 3800.0))),
+    ("eth long tp1 3400 tp2 3600", idea("ETH", "long", targets=(3400.0, 3600.0))),
+    ("eth long tp: 3400, 3600", idea("ETH", "long", targets=(3400.0, 3600.0))),
+    ("eth long targets 3.4k-3.6k", idea("ETH", "long", targets=(3400.0, 3600.0))),
+    ("eth long take profit 3400", idea("ETH", "long", targets=(3400.0,))),
+    ("eth short @ 3000 sl 3100 tp 2800", idea("ETH", "short", entry=3000, stop=3100,
+                                             targets=(2800.0,))),
+    ("eth long tp 3400 5x", idea("ETH", "long", 5, targets=(3400.0,))),
+    # risk and account
+    ("eth long risk 1%", idea("ETH", "long", risk_pct=0.01)),
+    ("eth long risk 1 %", idea("ETH", "long", risk_pct=0.01)),
+    ("eth long risk 0.5%", idea("ETH", "long", risk_pct=0.005)),
+    ("eth long risk $200", idea("ETH", "long", risk_usd=200.0)),
+    ("eth long risk:$1.5k", idea("ETH", "long", risk_usd=1500.0)),
+    ("eth long risk 1% acct 10k", idea("ETH", "long", risk_pct=0.01, account_usd=10_000.0)),
+    ("eth long account 10000", idea("ETH", "long", account_usd=10_000.0)),
+    ("eth long balance $5k", idea("ETH", "long", account_usd=5000.0)),
+    ("eth long risk $200 balance $5,000", idea("ETH", "long", risk_usd=200.0,
+                                              account_usd=5000.0)),
+    # margin mode: noted, no effect
+    ("eth long 5x cross", idea("ETH", "long", 5, margin_mode="cross")),
+    ("eth long isolated 5x", idea("ETH", "long", 5, margin_mode="isolated")),
+    ("eth long 5x isolated margin", idea("ETH", "long", 5, margin_mode="isolated")),
+    # hashtags read like cashtags
+    ("#ETH long 5x", idea("ETH", "long", 5)),
+    ("#sol short", idea("SOL", "short")),
+    # pasted channel-style signals, one field per line
+    (
+        signal("""
+            ETH/USDT LONG
+            Leverage: Cross 5x
+            Entry: 3000 - 3050
+            Targets: 3100, 3200
+            Stop Loss: 2900
+        """),
+        idea("ETH", "long", 5, stop=2900, entry_range=R, targets=(3100.0, 3200.0),
+             margin_mode="cross", pasted=True),
+    ),
+    (
+        signal("""
+            🚀🚀 #ETH/USDT 🟢 LONG 🚀🚀
+            📊 Leverage: Cross 5x
+            🎯 Entry: $3,000 – $3,050
+            ✅ TP1: 3,100
+            ✅ TP2: 3,200
+            ⛔️ SL: 2,900 (-3.5%)
+        """),
+        idea("ETH", "long", 5, stop=2900, entry_range=R, targets=(3100.0, 3200.0),
+             margin_mode="cross", pasted=True),
+    ),
+    (
+        signal("""
+            #VIP #Futures
+            #ETH/USDT
+            Signal Type: Regular (Long)
+            Leverage: Cross (20.0X)
+            Entry Targets:
+            1) 3000
+            2) 3050
+            Take-Profit Targets:
+            1) 3100
+            2) 3200
+            3) 3300
+            Stop Targets:
+            1) 2900
+            Exchange: Binance Futures
+        """),
+        idea("ETH", "long", 20, stop=2900, entry_range=R,
+             targets=(3100.0, 3200.0, 3300.0), margin_mode="cross", pasted=True),
+    ),
+    (
+        signal("""
+            $OPEN/USDT
+            Buy 0.5677
+            Take Profit 0.5987
+            Stop Loss 0.5432
+            Amount per trade 5%
+            Leverage Cross x10
+        """),
+        idea("OPEN", None, 10, entry=0.5677, stop=0.5432, targets=(0.5987,),
+             margin_mode="cross", pasted=True),
+    ),
+    (
+        signal("""
+            BTC/USDT SHORT
+            Entry: $64,200 - $64,500
+            TP1 (+3%): $62,200
+            TP2 - 61,000
+            Target 3: 60,000
+            SL: $66,100 (-3.5%)
+            Leverage: 3x Isolated
+            Risk: 1%
+        """),
+        idea("BTC", "short", 3, stop=66100, entry_range=(64200.0, 64500.0),
+             targets=(62200.0, 61000.0, 60000.0), margin_mode="isolated", risk_pct=0.01,
+             pasted=True),
+    ),
+    (
+        signal("""
+            📢 SOL/USDT
+            📈 Direction: Long
+            ⚡ Leverage: 10x
+            🎯 Entry Zone: 150.5 - 152
+            Duration: 3 days
+        """),
+        idea("SOL", "long", 10, horizon_days=3, entry_range=(150.5, 152.0), pasted=True),
+    ),
+    ("/check\nETH/USDT SHORT\nEntry: 3000\nSL: 3100",
+     idea("ETH", "short", entry=3000, stop=3100, pasted=True)),
+]  # fmt: skip
 
-@pytest.mark.parametrize(("text", "expected"), ACCEPTED, ids=[t for t, _ in ACCEPTED])
+
+@pytest.mark.parametrize(
+    ("text", "expected"), ACCEPTED + ACCEPTED_V2, ids=[t[:40] for t, _ in ACCEPTED + ACCEPTED_V2]
+)
 def test_accepted_phrasings(text: str, expected: TradeIdea) -> None:
     assert parse_idea(text) == expected
 
 
 def test_accepted_table_is_large_enough() -> None:
     assert len(ACCEPTED) >= 45
+    assert len(ACCEPTED_V2) >= 30
+    assert sum(1 for t, _ in ACCEPTED_V2 if "\n" in t) >= 5  # pasted signals among them
 
 
 REJECTED: list[tuple[str, str]] = [
@@ -198,7 +340,6 @@ REJECTED: list[tuple[str, str]] = [
     ("eth @ 3 000", "'000' alone means nothing"),
     ("eth 3.0.0", "can't read '3.0.0' as a number"),
     ("eth stop 5%", "write a price, not a percentage"),
-    ("eth long tp 3500", "take-profit targets are not graded: leave out 'tp'"),
     ("eth long-term", "can't read 'long-term'"),
     # upper-casing `ǰ` gives `J` plus a combining mark, which is no symbol
     ("ǰ long", "can't read 'ǰ'"),
@@ -207,16 +348,56 @@ REJECTED: list[tuple[str, str]] = [
     ("I think ETH will pump", "two assets (ETH, WILL)"),
 ]
 
+REJECTED_V2: list[tuple[str, str]] = [
+    # "did you mean …?" for a misspelt side or keyword
+    ("eth lnog 5x", "can't read 'lnog': did you mean long?"),
+    ("lnog eth 5x", "can't read 'lnog': did you mean long?"),
+    ("eth shrot", "did you mean short?"),
+    ("eth long levrage 5", "can't read 'levrage': did you mean leverage?"),
+    ("eth long 5x stpo 2800", "can't read 'stpo': did you mean stop?"),
+    ("eth long 5x @ 3000 tp 3400 rsik 1%", "did you mean risk?"),
+    ("ETH/USDT LNOG\nEntry: 3000", "can't read 'LNOG': did you mean long?"),
+    ("ETH/USDT LONG\nLevrage: 5x\nEntry: 3000", "can't read 'Levrage': did you mean leverage?"),
+    # ranges, targets, risk and account
+    ("eth long 3000-3050-3100", "an entry range has two ends"),
+    ("eth long @ 3000-3050 @ 2900", "two entries"),
+    ("eth long @ 3000 tp 2900", "target 2900 must be above the entry 3000 for a long"),
+    ("eth short @ 3000 tp 3100", "target 3100 must be below the entry 3000 for a short"),
+    ("eth long @ 3000 stop 2900 tp 3100 tp 0", "target 0 must be above 0"),
+    ("eth long tp", "'tp' needs a price after it"),
+    ("eth long tp 5%", "write a price, not a percentage"),
+    ("eth long risk 2", "'risk 2': write risk 2% or risk $2"),
+    ("eth long risk", "'risk' needs an amount"),
+    ("eth long risk lots", "'risk' needs an amount after it, like risk 1% or risk $200"),
+    ("eth long risk 0%", "risk 0% must be above 0"),
+    ("eth long risk 150%", "risk 150% is more than the whole account"),
+    ("eth long risk 1% risk 2%", "two risks (1%, 2%)"),
+    ("eth long risk $500 acct 200", "risk $500 is more than the account 200"),
+    ("eth long acct", "'acct' needs an amount"),
+    ("eth long account big", "'account' needs an amount after it, like acct 10k, not 'big'"),
+    ("eth long acct 0", "account 0 must be above 0"),
+    ("eth long cross isolated", "cross and isolated: pick one"),
+    ("eth long tp " + " ".join(str(3100 + i) for i in range(11)), "more than 10 targets"),
+    # a pasted signal with two assets named
+    ("#VIP\n#ETH\nEntry: 3000", "two assets (VIP, ETH)"),
+]
 
-@pytest.mark.parametrize(("text", "reason"), REJECTED, ids=[t[:40] for t, _ in REJECTED])
+
+ALL_REJECTED = REJECTED + REJECTED_V2
+
+
+@pytest.mark.parametrize(("text", "reason"), ALL_REJECTED, ids=[t[:40] for t, _ in ALL_REJECTED])
 def test_rejected_phrasings(text: str, reason: str) -> None:
     with pytest.raises(ParseError) as caught:
         parse_idea(text)
     assert reason in caught.value.reason
     assert caught.value.example == USAGE_EXAMPLE
+    # the example carries no command: the place it was typed shows its own syntax
+    assert caught.value.command == "check"
+    assert not caught.value.example.startswith("/")
 
 
-@pytest.mark.parametrize(("text", "reason"), REJECTED, ids=[t[:40] for t, _ in REJECTED])
+@pytest.mark.parametrize(("text", "reason"), ALL_REJECTED, ids=[t[:40] for t, _ in ALL_REJECTED])
 def test_reasons_are_one_short_line(text: str, reason: str) -> None:
     with pytest.raises(ParseError) as caught:
         parse_idea(text)
@@ -226,6 +407,8 @@ def test_reasons_are_one_short_line(text: str, reason: str) -> None:
 
 def test_rejected_table_is_large_enough() -> None:
     assert len(REJECTED) >= 25
+    assert len(REJECTED_V2) >= 15
+    assert any("\n" in t for t, _ in REJECTED_V2)  # a pasted signal among them
 
 
 def test_error_text_carries_the_example() -> None:
@@ -348,3 +531,30 @@ def well_formed_ideas(draw: st.DrawFn) -> tuple[str, TradeIdea]:
 def test_well_formed_ideas_parse_back(case: tuple[str, TradeIdea]) -> None:
     text, expected = case
     assert parse_idea(text) == expected
+
+
+# --- canonical words: what a button carries must read back to the same idea ------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), ACCEPTED_V2, ids=[t[:40] for t, _ in ACCEPTED_V2])
+def test_canonical_words_read_back_to_the_same_idea(text: str, expected: TradeIdea) -> None:
+    parsed = parse_idea(text)
+    again = parse_idea(parsed.words())
+    assert again == replace(parsed, pasted=False)
+
+
+@settings(deadline=None, max_examples=200)
+@given(well_formed_ideas())
+def test_canonical_words_round_trip_any_well_formed_idea(case: tuple[str, TradeIdea]) -> None:
+    parsed = parse_idea(case[0])
+    assert parse_idea(parsed.words()) == parsed
+
+
+def test_canonical_words_leave_out_values_from_the_defaults() -> None:
+    from signals.defaults import UserDefaults, complete_idea
+
+    idea_ = complete_idea(
+        parse_idea("eth long stop 2900"),
+        UserDefaults(leverage=5, horizon_days=3, risk_pct=0.01, account_usd=1e4),
+    )
+    assert idea_.words() == "$ETH long stop 2900"
