@@ -163,7 +163,8 @@ async def fetch_htx(
     start = start_ms - start_ms % MINUTE_MS
     if end <= start:
         return [], None
-    spec = ContractSpec("htx", f"{asset}-USDT", asset)
+    # v5 rows count `amount` in contracts of unknown size: value them by their turnover only
+    spec = ContractSpec("htx", f"{asset}-USDT", asset, contract_size=0.0)
     orders: dict[str, tuple[int, str, float]] = {}
     lo, hi = start, end - 1
     covered_lo, covered_hi = start, end
