@@ -134,7 +134,7 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
         return EXIT_BAD_INPUT
     service = _service(args, settings)
     try:
-        await service.start()
+        await service.start(wait_for_markets=False)  # the check's budget covers markets
         result = await service.check(idea)
     except (SnapshotError, NoMarketData, UnknownAsset) as e:
         print(_problem_line(e), file=err)
@@ -158,7 +158,7 @@ async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -
     recorded = {}
     asof = 0
     try:
-        await service.start()
+        await service.start(wait_for_markets=False)  # the check's budget covers markets
         for asset in assets:
             try:
                 fetched_asof, data = await service.asset_state(asset)
