@@ -591,15 +591,17 @@ def _assemble(
 
     for venue, reason in late.values():
         mark(venue, reason)
+    # this check's own failures first: a cached part may carry an older reason
     for value in results.values():
         if isinstance(value, _AllFailed):
             for venue, reason in value.failed.items():
                 mark(venue, reason)
         elif isinstance(value, VenueUnavailable):
             mark(value.venue, value.detail)
-        elif isinstance(value, _Price | _Skew):
+    for value in results.values():
+        if isinstance(value, _Price | _Skew):
             for venue, reason in value.failed.items():
-                mark(venue, reason)
+                mark(venue, market.policy.cooling(venue) or reason)
         elif isinstance(value, _Funding) and value.history_failure:
             mark(value.venue, value.history_failure)
 

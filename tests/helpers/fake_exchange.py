@@ -102,7 +102,8 @@ class FakeExchangeServer:
         """Listen on an ephemeral loopback port."""
         app = web.Application()
         app.router.add_route("GET", "/{host}/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # hung handlers (Fault.delay_s) must not hold the shutdown up
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
