@@ -187,12 +187,11 @@ class LiquidationCollector:
     # ---- per-venue streams --------------------------------------------------------------
 
     def _exchange_object(self, venue: str) -> Any:
-        """The venue's exchange object, created once, its REST answers validated."""
+        """The venue's exchange object, created once (the backfill validates its REST answers;
+        the streams' only REST call is the markets load, through the policy too)."""
         exchange = self._exchanges.get(venue)
         if exchange is None:
             exchange = self._factory(venue)
-            if hasattr(exchange, "on_rest_response"):
-                self.policy.install(venue, exchange)
             self._exchanges[venue] = exchange
         return exchange
 

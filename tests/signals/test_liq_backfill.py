@@ -215,3 +215,77 @@ async def test_the_collector_backfills_at_start(tmp_path: Path) -> None:
         assert (coverage.venues, len(frame)) == (("gate",), 168)
     finally:
         await collector.stop()
+
+
+# ---- the one request policy (defect 13): timeouts, Retry-After, answers validated ----------
+
+
+async def test_a_429_with_retry_after_cools_htx_down_and_the_next_round_asks_nothing(
+    store: Store,
+) -> None:
+    from signals.venue_policy import RequestPolicy
+    from tests.helpers.fake_pro import HttpReply
+
+    clock = Clock(H0)
+
+    def limited(path: str, query: dict[str, list[str]]) -> Any:
+        return HttpReply(429, '{"status":"error","err_msg":"too many"}', {"Retry-After": "120"})
+
+    htx = make_fake_rest("htx", limited)
+    policy = RequestPolicy(2.0, clock, revive=False)
+    filler = Backfiller(
+        store, ("BTC",), ("htx",), lambda venue: htx, clock=clock, hours=2, policy=policy
+    )
+    try:
+        assert (await filler.run_once())[("htx", "BTC")] is None
+        assert len(htx.calls) == 1  # not retried
+        assert policy.cooling("htx") == "HTTP 429, cooling down 120 s"
+        clock.ms += 60_000
+        await filler.run_once()
+        assert len(htx.calls) == 1  # cooling down: the backfill's next round did not ask
+        clock.ms += 61_000
+        await filler.run_once()
+        assert len(htx.calls) == 2  # the cool-down is over
+    finally:
+        await htx.close()
+
+
+async def test_an_html_page_with_status_200_stores_nothing_and_claims_no_coverage(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.helpers.fake_pro import HttpReply
+
+    clock = Clock(H0)
+    page = HttpReply(200, "<html><body>502 Bad Gateway</body></html>", {})
+    gate = make_fake_rest("gate", lambda path, query: page)
+    filler = Backfiller(store, ("BTC",), ("gate",), lambda venue: gate, clock=clock, hours=2)
+    try:
+        assert (await filler.run_once())[("gate", "BTC")] is None
+        assert store.read_liq_coverage("BTC", 0, 2**62) == []
+        assert "malformed answer to contract stats (HTML page)" in caplog.text
+    finally:
+        await gate.close()
+
+
+async def test_a_hung_venue_times_out_under_the_policy(store: Store) -> None:
+    from signals.venue_policy import RequestPolicy
+
+    clock = Clock(H0)
+    htx = make_fake_rest("htx", htx_handler([]))
+
+    async def hang(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(30)
+
+    htx.contract_public_get_v5_market_liquidation_orders = hang
+    policy = RequestPolicy(0.2, clock, revive=False)
+    filler = Backfiller(
+        store, ("BTC",), ("htx",), lambda venue: htx, clock=clock, hours=2, policy=policy
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        t0 = loop.time()
+        assert (await filler.run_once())[("htx", "BTC")] is None
+        assert loop.time() - t0 < 1.0
+        assert policy.cooling("htx") == "timeout after 0.2 s, cooling down 30 s"
+    finally:
+        await htx.close()
