@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from signals.service import CheckService
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 2, 3
+ONE_SHOT = ("check", "record")
 
 
 @dataclass
@@ -87,9 +88,14 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
     except SettingsError as e:
         print(templates.render("problem", "text", error=e), file=err)
         return EXIT_BAD_INPUT
-    # a one-shot check prints its answer; only long-running commands log at the configured level
-    level = "WARNING" if args.command == "check" else settings.log_level
-    logging.basicConfig(level=level, stream=err, format="%(levelname)s %(name)s: %(message)s")
+    # SPEC §7: a one-shot command prints only its answer or its one-line problem, never log
+    # records (a venue down is named in the answer itself); `collect` runs on and logs
+    if args.command in ONE_SHOT:
+        logging.basicConfig(handlers=[logging.NullHandler()], level=logging.CRITICAL + 1)
+    else:
+        logging.basicConfig(
+            level=settings.log_level, stream=err, format="%(levelname)s %(name)s: %(message)s"
+        )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "check":
         try:
