@@ -332,3 +332,31 @@ async def test_a_check_never_waits_past_its_budget_even_with_every_venue_slow() 
         took = loop.time() - t0
     assert took < 0.8
     assert "no answer within the 0.6 s check budget" in str(caught.value)
+
+
+# ---- defects 8 and 13: the reply says where each number came from, and why 7d is missing ---
+
+
+async def test_the_reply_names_the_venue_of_each_number_and_why_the_7d_skew_is_missing(
+    tmp_path,
+) -> None:
+    import templates
+    from signals.idea import parse_idea
+    from signals.store import Store
+
+    scenario = default_scenario()
+    scenario.assets["ETH"].options = flat_wing_options(scenario.now_ms, 3200.0, 50.0, 52.0)
+    store = Store(tmp_path / "preflight.sqlite")
+    three_days_ago = scenario.now_ms - 3 * DAY_MS
+    store.record_samples("ETH", "rr25_30d", [(three_days_ago, -1.0)])
+    async with live(scenario) as (market, server, _c):
+        fail_binance_data(server, Fault(429, BINANCE_429, headers={"Retry-After": "60"}))
+        service = CheckService(Settings(), source=LiveSource(Settings(), store, market))
+        result = await service.check(parse_idea("ETH long 5x"))
+    text = templates.render_check(result, "text", Thresholds())
+    assert "Sources: price bybit · OI bybit, okx · funding bybit, okx · skew deribit" in text
+    assert "⚠️ Data: binanceusdm unavailable" in text
+    assert (
+        "7d change n/a (no sample from about a week ago yet: sampled since 2026-05-17 12:30 UTC)"
+        in text
+    )
