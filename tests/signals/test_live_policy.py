@@ -8,6 +8,7 @@ status 200, truncated and non-object bodies, empty lists, unsorted risk tiers.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 
 import pytest
@@ -360,3 +361,51 @@ async def test_the_reply_names_the_venue_of_each_number_and_why_the_7d_skew_is_m
         "7d change n/a (no sample from about a week ago yet: sampled since 2026-05-17 12:30 UTC)"
         in text
     )
+
+
+# ---- the policy as a public seam (the backtest's long histories will page through it) ---
+
+
+async def test_paginate_goes_through_the_policy_page_by_page() -> None:
+    from signals.venue_policy import RequestPolicy, VenueFailure
+
+    clock = Clock(1_779_280_200_000)
+    policy = RequestPolicy(1.0, clock, revive=False)
+    pages = {None: ([1, 2], "b"), "b": ([3], "c"), "c": ([4], None)}
+
+    async def page(cursor: str | None) -> tuple[list[int], str | None]:
+        return pages[cursor]
+
+    assert await policy.paginate("okx", "candles", page) == [1, 2, 3, 4]
+    assert policy.requests["okx"] == 3
+
+    from signals.venue_policy import RateLimited
+
+    async def limited(cursor: str | None) -> tuple[list[int], str | None]:
+        if cursor == "b":
+            raise RateLimited(429, 30.0)
+        return pages[cursor]
+
+    with pytest.raises(VenueFailure, match="HTTP 429, cooling down 30 s"):
+        await policy.paginate("okx", "candles", limited)
+    assert policy.cooling("okx") == "HTTP 429, cooling down 30 s"
+
+
+def test_the_venue_base_url_setting_is_checked() -> None:
+    from settings import SettingsError, load_settings
+
+    good = load_settings({"PREFLIGHT_VENUE_BASE_URL": "http://127.0.0.1:8080"}, dotenv=None)
+    assert good.venue_base_url == "http://127.0.0.1:8080"
+    with pytest.raises(SettingsError, match="PREFLIGHT_VENUE_BASE_URL"):
+        load_settings({"PREFLIGHT_VENUE_BASE_URL": "127.0.0.1:8080"}, dotenv=None)
+
+
+def test_every_venue_url_is_rewritten_to_the_base_url() -> None:
+    from signals.exchanges import pro_exchange, rest_exchange
+
+    rest = rest_exchange("binanceusdm", "http://127.0.0.1:8080")
+    pro = pro_exchange("okx", "http://127.0.0.1:8080")
+    urls = json.dumps(rest.urls["api"]) + json.dumps(pro.urls["api"])
+    assert "https://" not in urls and "wss://" not in urls
+    assert rest.urls["api"]["fapiPublic"] == "http://127.0.0.1:8080/fapi.binance.com/fapi/v1"
+    assert pro.urls["api"]["ws"] == "ws://127.0.0.1:8080/ws.okx.com:443/ws/v5"
