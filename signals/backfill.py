@@ -76,7 +76,6 @@ class Backfiller:
         # the same policy as every other REST call: timeout, retries, Retry-After, cool-down
         self._policy = policy or RequestPolicy(REQUEST_TIMEOUT_S, clock)
         self._failing: set[tuple[str, str]] = set()
-        self._installed: set[int] = set()
 
     async def run(self) -> None:
         """Backfill now, then extend every `refresh_s` seconds, forever."""
@@ -98,9 +97,7 @@ class Backfiller:
             last = await self._run_in_writer(self._last_span, asset, venue, now)
             start = last.end_ms if last is not None else now - self._hours * HOUR_MS
             exchange = self._exchange_for(venue)
-            if id(exchange) not in self._installed:
-                self._policy.install(venue, exchange)  # its HTTP answers validated too
-                self._installed.add(id(exchange))
+            self._policy.install(venue, exchange)  # its HTTP answers validated (idempotent)
             request = functools.partial(self._policy.call, venue)
             minutes, span = await FETCHERS[venue](exchange, asset, start, now, request)
             if span is not None and last is not None and span.start_ms == last.end_ms:

@@ -187,11 +187,12 @@ class LiquidationCollector:
     # ---- per-venue streams --------------------------------------------------------------
 
     def _exchange_object(self, venue: str) -> Any:
-        """The venue's exchange object, created once (the backfill validates its REST answers;
-        the streams' only REST call is the markets load, through the policy too)."""
+        """The venue's exchange object, created once, its REST answers (the markets load, the
+        backfill's history) validated by the request policy."""
         exchange = self._exchanges.get(venue)
         if exchange is None:
             exchange = self._factory(venue)
+            self.policy.install(venue, exchange)
             self._exchanges[venue] = exchange
         return exchange
 

@@ -165,8 +165,15 @@ class RequestPolicy:
     # ---- the HTTP boundary ------------------------------------------------------------
 
     def install(self, venue: str, exchange: Any) -> Any:
-        """Validate every HTTP answer of `exchange` before ccxt reads it; return the exchange."""
+        """Validate every HTTP answer of `exchange` before ccxt reads it; return the exchange.
+
+        Installing twice (the collector and its backfill share exchange objects) is a no-op.
+        """
         exchange.timeout = int(self.request_timeout_s * 1000)
+        if getattr(exchange, "_preflight_boundary", False) or not hasattr(
+            exchange, "on_rest_response"
+        ):
+            return exchange
         original = exchange.on_rest_response
         clock = self._clock
 
@@ -197,6 +204,7 @@ class RequestPolicy:
             return text
 
         exchange.on_rest_response = on_rest_response
+        exchange._preflight_boundary = True
         return exchange
 
     # ---- cool-down ------------------------------------------------------------------------
