@@ -17,6 +17,8 @@ from signals.liq_history import read_liquidations
 from signals.market import HOUR_MS
 from signals.store import CoverageSpan, Store
 from tests.helpers.fake_pro import make_fake_rest
+from tests.helpers.venues.gate import gate_handler
+from tests.helpers.venues.htx import htx_handler, htx_orders
 
 H0 = 1_779_000_000_000 - 1_779_000_000_000 % HOUR_MS
 BAR = 300_000
@@ -28,66 +30,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.ms / 1000
-
-
-def gate_handler(clock: Clock, long_usd: float = 10.0) -> Any:
-    """Gate's contract_stats: 5-minute bars from `from`, the open bar included."""
-
-    def handle(path: str, query: dict[str, list[str]]) -> Any:
-        assert path.endswith("/futures/usdt/contract_stats")
-        assert query["interval"] == ["5m"]
-        start = int(query["from"][0]) * 1000
-        limit = int(query["limit"][0])
-        bars: list[dict[str, str]] = []
-        ts = start
-        while ts <= clock.ms and len(bars) < limit:
-            bars.append(
-                {
-                    "time": str(ts // 1000),
-                    "long_liq_usd": str(long_usd),
-                    "short_liq_usd": "2.5" if ts % HOUR_MS == 0 else "0",
-                    "long_liq_size": "1",
-                    "short_liq_size": "0",
-                    "lsr_taker": "1.1",
-                    "open_interest_usd": "1000000",
-                    "mark_price": "60000",
-                }
-            )
-            ts += BAR
-        return bars
-
-    return handle
-
-
-def htx_orders(start: int, n: int, step_ms: int) -> list[dict[str, Any]]:
-    """n HTX linear liquidation orders from start, alternating long and short."""
-    return [
-        {
-            "id": str(9000 + i),
-            "contract_code": "BTC-USDT",
-            "liquidation_time": str(start + i * step_ms),
-            "side": "sell" if i % 2 == 0 else "buy",
-            "position_side": "long" if i % 2 == 0 else "short",
-            "volume": "2",
-            "amount": "0.002",
-            "bankrupt_price": "60000",
-            "trade_turnover": "120",
-        }
-        for i in range(n)
-    ]
-
-
-def htx_handler(orders: list[dict[str, Any]]) -> Any:
-    """HTX v5 liquidation_orders: newest first within [start_time, end_time], `limit` rows."""
-
-    def handle(path: str, query: dict[str, list[str]]) -> Any:
-        assert path.endswith("/v5/market/liquidation_orders")
-        lo, hi = int(query["start_time"][0]), int(query["end_time"][0])
-        rows = [o for o in orders if lo <= int(o["liquidation_time"]) <= hi]
-        rows.sort(key=lambda o: int(o["liquidation_time"]), reverse=True)
-        return {"code": 200, "message": "Success", "data": rows[: int(query["limit"][0])]}
-
-    return handle
 
 
 @pytest.fixture
