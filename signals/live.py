@@ -247,6 +247,13 @@ class LiveMarket:
                     result.add(str(market["base"]))
         return result
 
+    def _markets_failure(self, name: str) -> str:
+        """Why a venue's markets are not there, as of now (a cool-down counts down)."""
+        cooling = self.policy.cooling(name)
+        if cooling is not None:
+            return _markets_reason(cooling)
+        return self._venues[name].failure or "markets: still loading at the end of the budget"
+
     def _market_id(self, name: str, asset: str) -> str:
         return str(self._venues[name].exchange.markets[_symbol(asset)]["id"])
 
@@ -265,9 +272,7 @@ class LiveMarket:
         perp_venues = [v for v in self.settings.venues if v in self._venues]
         listing = [v for v in perp_venues if self._lists(v, asset)]
         unreachable = {
-            v: self._venues[v].failure or "markets: still loading at the end of the budget"
-            for v in perp_venues
-            if not self._venues[v].markets_ok
+            v: self._markets_failure(v) for v in perp_venues if not self._venues[v].markets_ok
         }
         if not listing:
             if len(unreachable) == len(perp_venues):
