@@ -247,3 +247,24 @@ def _as_book(rows: list[dict]) -> list[dict]:
 def test_day_floor() -> None:
     assert convert.day_floor(H + 5) == H - 12 * HOUR_MS
     assert DAY_MS == 24 * HOUR_MS
+
+
+def test_binance_documented_oi_answer_through_real_ccxt_becomes_bars() -> None:
+    import ccxt
+
+    from tests.helpers.fake_pro import linear_market
+    from tests.helpers.recorded import answer
+
+    exchange = ccxt.binanceusdm()
+    exchange.set_markets([linear_market("binanceusdm", "BTC")])
+    history = exchange.parse_open_interests_history(
+        answer("binanceusdm", "open_interest_hist.json"), exchange.market("BTC/USDT:USDT")
+    )
+    key, in_base = convert.oi_key(history)
+    assert (key, in_base) == ("openInterestValue", False)
+    five_min = 300_000
+    # the snapshot at 05:45 is the OI at the close of the 05:40 bar; 05:50 of the 05:45 bar
+    assert convert.oi_bars(history, key, five_min) == [
+        (1583127900000 - five_min, 150570784.07809979),
+        (1583128200000 - five_min, 149940752.14464448),
+    ]
