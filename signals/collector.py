@@ -107,6 +107,7 @@ class LiquidationCollector:
         self._writer: ThreadPoolExecutor | None = None
         self._pending: dict[BucketKey, list[float]] = {}
         self._pending_gaps: list[LiqGap] = []
+        self._writes: set[asyncio.Future[Any]] = set()  # batches on their way to the store
         self._seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._newest_ts: dict[str, int] = {}
         self._venue_assets: dict[str, tuple[str, ...]] = {}
@@ -148,6 +149,9 @@ class LiquidationCollector:
             ", ".join(self.venues) or "no stream venue",
             ", ".join(self._backfiller.venues) or "none",
         )
+        # before anything of this run is written: what earlier runs covered
+        for venue in self.venues:
+            await self._load_counted_until(venue)
         if self._backfiller.venues:
             self._spawn(self._backfiller.run(), "liq-backfill")
         for venue in self.venues:
@@ -165,6 +169,7 @@ class LiquidationCollector:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._writes), return_exceptions=True)
         now = self._now_ms()
         for venue in list(self._span_start):
             self._close_span(venue, now, "collector stopped")
@@ -210,7 +215,6 @@ class LiquidationCollector:
         """
         self._backoff[venue] = self._backoff_initial_s
         try:
-            await self._load_counted_until(venue)
             while True:
                 try:
                     exchange = await self._exchange(venue)
@@ -232,7 +236,7 @@ class LiquidationCollector:
             raise
 
     async def _load_counted_until(self, venue: str) -> None:
-        """Remember where each asset's stored coverage of this venue ends."""
+        """Remember where each asset's stored coverage of this venue (by earlier runs) ends."""
         now = self._now_ms()
         try:
             spans = await self._in_writer(self._stored_spans, venue, now)
@@ -240,6 +244,8 @@ class LiquidationCollector:
             log.warning("reading %s coverage failed (%s): replays may count twice", venue, e)
             return
         for span in spans:
+            if span.end_ms > now:
+                continue  # not an earlier run's: it cannot end in the future
             key = (span.asset, venue)
             self._counted_until[key] = max(self._counted_until.get(key, 0), span.end_ms)
 
@@ -407,10 +413,31 @@ class LiquidationCollector:
         ]
         if not minutes and not spans and not gaps:
             return
+        # the batch has left _pending: it must reach the store even if this flush is cancelled
+        # (a stop() while the write waits for the writer thread used to drop it)
+        write = asyncio.ensure_future(self._in_writer(self._write_batch, minutes, spans, gaps))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
         try:
-            await self._in_writer(self._write_batch, minutes, spans, gaps)
+            await asyncio.shield(write)
         except sqlite3.Error as e:
             self._keep_unwritten(buckets, gaps, closed, e)
+        except asyncio.CancelledError:
+            write.add_done_callback(functools.partial(self._keep_if_failed, buckets, gaps, closed))
+            raise
+
+    def _keep_if_failed(
+        self,
+        buckets: dict[BucketKey, list[float]],
+        gaps: list[LiqGap],
+        closed: list[CoverageSpan],
+        write: asyncio.Future[Any],
+    ) -> None:
+        if write.cancelled():
+            return
+        error = write.exception()
+        if isinstance(error, sqlite3.Error):
+            self._keep_unwritten(buckets, gaps, closed, error)
 
     def _write_batch(
         self, minutes: list[LiqMinute], spans: list[CoverageSpan], gaps: list[LiqGap]

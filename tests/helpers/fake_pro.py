@@ -39,6 +39,11 @@ class FakeStream:
         self.subscriptions: set[str] = set()
         self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = defaultdict(asyncio.Queue)
         self.waiting: dict[str, int] = defaultdict(int)
+        # per key: messages pushed, messages a watcher resumed with, receive calls started —
+        # a watcher that started a receive after taking the last message has processed it
+        self.pushed: dict[str, int] = defaultdict(int)
+        self.taken: dict[str, int] = defaultdict(int)
+        self.receives: dict[str, int] = defaultdict(int)
 
     def connect(self) -> FakeConnection:
         """Join the open connection or open one (unless told to refuse)."""
@@ -55,6 +60,7 @@ class FakeStream:
         if self.connection is None:
             return False
         self._queues[key].put_nowait(json.loads(json.dumps(message)))
+        self.pushed[key] += 1
         return True
 
     def drop(self) -> None:
@@ -67,11 +73,13 @@ class FakeStream:
         """The next message on `key`, or NetworkError when the connection drops first."""
         self.subscriptions.add(key)
         self.waiting[key] += 1
+        self.receives[key] += 1
         get = asyncio.ensure_future(self._queues[key].get())
         closed = asyncio.ensure_future(connection.closed.wait())
         try:
             await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
             if get.done():
+                self.taken[key] += 1
                 return get.result()
             raise ccxt.NetworkError("fake: connection closed by remote server")
         finally:
@@ -85,10 +93,15 @@ class FakeStream:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             drained = all(q.empty() for q in self._queues.values())
+            processed = all(self.taken[k] >= self.pushed[k] for k in self.pushed)
             if (
                 drained
+                and processed
                 and self.subscriptions
-                and all(self.waiting[k] > 0 for k in self.subscriptions)
+                and all(
+                    self.waiting[k] > 0 and self.receives[k] > self.taken[k]
+                    for k in self.subscriptions
+                )
             ):
                 return
             await asyncio.sleep(0.005)

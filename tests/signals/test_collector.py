@@ -459,3 +459,25 @@ async def test_a_stream_task_dying_of_a_bug_closes_its_coverage(tmp_path: Path) 
         assert span.end_ms == died_at
     finally:
         await rig.collector.stop()
+
+
+async def test_a_batch_whose_flush_is_cancelled_still_reaches_the_store(tmp_path: Path) -> None:
+    import threading
+
+    rig = Rig(tmp_path, venues=("binanceusdm",))
+    await rig.collector.start()
+    await rig.idle()
+    # hold the writer thread: the flush loop's next batch waits in its queue
+    hold = threading.Event()
+    assert rig.collector._writer is not None
+    rig.collector._writer.submit(hold.wait, 5)
+    rig.streams["binanceusdm"].push(binance_force_order("ETHUSDT", "BUY", "1", "3000", H0))
+    await rig.streams["binanceusdm"].idle()
+    await wait_for(lambda: not rig.collector._pending)  # the flush loop took the batch
+    # stop() cancels the flush loop while that batch is still queued: it must not be dropped
+    threading.Timer(0.2, hold.set).start()
+    await rig.collector.stop()
+    store = Store(rig.store.path)
+    assert store.read_liq_minutes("ETH", 0, 2**62) == [
+        LiqMinute("ETH", "binanceusdm", "short", H0, 3000.0, 1)
+    ]
