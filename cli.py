@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from signals.service import CheckService
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_DATA = 0, 2, 3
+ONE_SHOT = ("check", "record")
 
 
 @dataclass
@@ -109,9 +110,14 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
     except SettingsError as e:
         print(templates.render("problem", "text", error=e), file=err)
         return EXIT_BAD_INPUT
-    # a one-shot check prints its answer; only long-running commands log at the configured level
-    level = "WARNING" if args.command == "check" else settings.log_level
-    logging.basicConfig(level=level, stream=err, format="%(levelname)s %(name)s: %(message)s")
+    # SPEC §7: a one-shot command prints only its answer or its one-line problem, never log
+    # records (a venue down is named in the answer itself); `collect` runs on and logs
+    if args.command in ONE_SHOT:
+        logging.basicConfig(handlers=[logging.NullHandler()], level=logging.CRITICAL + 1)
+    else:
+        logging.basicConfig(
+            level=settings.log_level, stream=err, format="%(levelname)s %(name)s: %(message)s"
+        )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.command == "check":
         try:
@@ -156,7 +162,7 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
         return EXIT_BAD_INPUT
     service = _service(args, settings)
     try:
-        await service.start()
+        await service.start(wait_for_markets=False)  # the check's budget covers markets
         # bad input the data reveals (an entry far from the price, a stop on the wrong side
         # of it) is a ParseError too: exit 2
         result = await service.check(idea)
@@ -184,7 +190,7 @@ async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -
     recorded = {}
     asof = 0
     try:
-        await service.start()
+        await service.start(wait_for_markets=False)  # the check's budget covers markets
         for asset in assets:
             try:
                 fetched_asof, data = await service.asset_state(asset)

@@ -36,6 +36,9 @@ class Settings:
     check_rate_per_minute: int = 5
     check_budget_s: float = 8.0
     request_timeout_s: float = 5.0
+    # every venue's https://host/path (and wss://) is sent to <venue_base_url>/host/path instead:
+    # fake venue servers for tests and demos (docs/data-sources.md)
+    venue_base_url: str | None = None
     markets_refresh_s: float = 4 * 3600.0
     watchlist: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "DOGE")
     collect_liquidations: bool = True
@@ -67,6 +70,7 @@ ENV_FIELDS: dict[str, str] = {
     "PREFLIGHT_CHECK_RATE_PER_MINUTE": "check_rate_per_minute",
     "PREFLIGHT_CHECK_BUDGET_S": "check_budget_s",
     "PREFLIGHT_REQUEST_TIMEOUT_S": "request_timeout_s",
+    "PREFLIGHT_VENUE_BASE_URL": "venue_base_url",
     "PREFLIGHT_MARKETS_REFRESH_S": "markets_refresh_s",
     "PREFLIGHT_WATCHLIST": "watchlist",
     "PREFLIGHT_COLLECT_LIQUIDATIONS": "collect_liquidations",
@@ -143,6 +147,12 @@ def load_settings(
     ):
         if name in kwargs and kwargs[name] <= 0:
             problems.append(f"{_var_of(name)}: must be positive")
+    base_url = kwargs.get("venue_base_url")
+    if base_url is not None and not str(base_url).startswith(("http://", "https://")):
+        problems.append(
+            "PREFLIGHT_VENUE_BASE_URL: expected an http:// or https:// URL, "
+            "e.g. http://127.0.0.1:8080"
+        )
     if problems:
         raise SettingsError("invalid settings: " + "; ".join(problems))
     return Settings(**kwargs, thresholds=Thresholds(**threshold_kwargs))

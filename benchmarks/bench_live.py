@@ -32,6 +32,7 @@ CHECKS = 100
 async def _market(server: FakeExchangeServer, clock: Clock) -> LiveMarket:
     market = LiveMarket(Settings(), exchange_factory=server.exchange, clock=clock)
     await market.start()
+    await market.ready()  # as the bot does at start-up: (a) times the data requests
     return market
 
 

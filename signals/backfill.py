@@ -19,13 +19,16 @@ from typing import Any
 
 import ccxt
 
+from signals.errors import VenueUnavailable
 from signals.liquidations import ContractSpec, normalise_htx, parse_gate_stat
 from signals.market import HOUR_MS
 from signals.store import MINUTE_MS, CoverageSpan, LiqMinute, Store
+from signals.venue_policy import RequestPolicy
 
 log = logging.getLogger(__name__)
 
 BACKFILL_HOURS = 168
+REQUEST_TIMEOUT_S = 10.0  # the backfill's own policy, when it is not given the live one
 REFRESH_S = 60.0
 GATE_BAR_MS = 5 * MINUTE_MS
 GATE_PAGE = 100
@@ -35,6 +38,8 @@ HTX_PAGE = 100
 HTX_MAX_PAGES = 50
 
 Writer = Callable[..., Awaitable[Any]]
+# one REST request under the request policy: request(what, fn, *args) → the answer
+Request = Callable[..., Awaitable[Any]]
 
 
 async def _run_inline(fn: Callable[..., Any], *args: Any) -> Any:
@@ -55,6 +60,7 @@ class Backfiller:
         hours: int = BACKFILL_HOURS,
         refresh_s: float = REFRESH_S,
         run_in_writer: Writer = _run_inline,
+        policy: RequestPolicy | None = None,
     ) -> None:
         self._store = store
         self.assets = tuple(assets)
@@ -67,6 +73,8 @@ class Backfiller:
         self._hours = hours
         self._refresh_s = refresh_s
         self._run_in_writer = run_in_writer
+        # the same policy as every other REST call: timeout, retries, Retry-After, cool-down
+        self._policy = policy or RequestPolicy(REQUEST_TIMEOUT_S, clock)
         self._failing: set[tuple[str, str]] = set()
 
     async def run(self) -> None:
@@ -89,7 +97,9 @@ class Backfiller:
             last = await self._run_in_writer(self._last_span, asset, venue, now)
             start = last.end_ms if last is not None else now - self._hours * HOUR_MS
             exchange = self._exchange_for(venue)
-            minutes, span = await FETCHERS[venue](exchange, asset, start, now)
+            self._policy.install(venue, exchange)  # its HTTP answers validated (idempotent)
+            request = functools.partial(self._policy.call, venue)
+            minutes, span = await FETCHERS[venue](exchange, asset, start, now, request)
             if span is not None and last is not None and span.start_ms == last.end_ms:
                 # continue the stored span rather than adding a row per poll
                 span = CoverageSpan(asset, venue, last.start_ms, span.end_ms, span.source)
@@ -100,7 +110,7 @@ class Backfiller:
         except sqlite3.Error as e:
             log.warning("liquidation backfill of %s %s not stored: %s", venue, asset, e)
             return None
-        except (ccxt.BaseError, OSError, ValueError, TypeError, KeyError) as e:
+        except (VenueUnavailable, ccxt.BaseError, OSError, ValueError, TypeError, KeyError) as e:
             if (venue, asset) not in self._failing:
                 log.warning("%s liquidation backfill for %s failed: %s", venue, asset, e)
             self._failing.add((venue, asset))
@@ -118,8 +128,12 @@ class Backfiller:
         return max(mine, key=lambda s: s.end_ms) if mine else None
 
 
+async def _direct(what: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    return await fn(*args)
+
+
 async def fetch_gate(
-    exchange: Any, asset: str, start_ms: int, now_ms: int
+    exchange: Any, asset: str, start_ms: int, now_ms: int, request: Request = _direct
 ) -> tuple[list[LiqMinute], CoverageSpan | None]:
     """Gate USDT-perpetual `contract_stats` 5-minute bars from start_ms to the last closed bar."""
     cursor = start_ms - start_ms % GATE_BAR_MS
@@ -127,14 +141,16 @@ async def fetch_gate(
     first: int | None = None
     covered_to: int | None = None
     while cursor + GATE_BAR_MS <= now_ms:
-        rows = await exchange.public_futures_get_settle_contract_stats(
+        rows = await request(
+            "contract stats",
+            exchange.public_futures_get_settle_contract_stats,
             {
                 "settle": "usdt",
                 "contract": f"{asset}_USDT",
                 "interval": "5m",
                 "from": cursor // 1000,
                 "limit": GATE_PAGE,
-            }
+            },
         )
         bars = sorted(b for b in map(parse_gate_stat, rows or []) if b and b[0] >= cursor)
         for ts, long_usd, short_usd in bars:
@@ -156,20 +172,23 @@ async def fetch_gate(
 
 
 async def fetch_htx(
-    exchange: Any, asset: str, start_ms: int, now_ms: int
+    exchange: Any, asset: str, start_ms: int, now_ms: int, request: Request = _direct
 ) -> tuple[list[LiqMinute], CoverageSpan | None]:
     """HTX USDT-perpetual liquidation orders in [start_ms, the last whole minute)."""
     end = now_ms - now_ms % MINUTE_MS
     start = start_ms - start_ms % MINUTE_MS
     if end <= start:
         return [], None
-    spec = ContractSpec("htx", f"{asset}-USDT", asset)
+    # v5 rows count `amount` in contracts of unknown size: value them by their turnover only
+    spec = ContractSpec("htx", f"{asset}-USDT", asset, contract_size=0.0)
     orders: dict[str, tuple[int, str, float]] = {}
     lo, hi = start, end - 1
     covered_lo, covered_hi = start, end
     for page in range(HTX_MAX_PAGES):
-        response = await exchange.contract_public_get_v5_market_liquidation_orders(
-            {"contract_code": spec.market_id, "start_time": lo, "end_time": hi, "limit": HTX_PAGE}
+        response = await request(
+            "liquidation orders",
+            exchange.contract_public_get_v5_market_liquidation_orders,
+            {"contract_code": spec.market_id, "start_time": lo, "end_time": hi, "limit": HTX_PAGE},
         )
         if str(response.get("code", 200)) != "200":
             raise ccxt.ExchangeError(f"htx liquidation_orders: {response}")
@@ -214,5 +233,8 @@ def _ceil_minute(ms: int) -> int:
 
 
 FETCHERS: dict[
-    str, Callable[[Any, str, int, int], Awaitable[tuple[list[LiqMinute], CoverageSpan | None]]]
+    str,
+    Callable[
+        [Any, str, int, int, Request], Awaitable[tuple[list[LiqMinute], CoverageSpan | None]]
+    ],
 ] = {"gate": fetch_gate, "htx": fetch_htx}

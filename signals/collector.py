@@ -25,9 +25,12 @@ import ccxt
 
 from settings import Settings
 from signals.backfill import Backfiller
+from signals.errors import VenueUnavailable
+from signals.exchanges import pro_exchange
 from signals.liquidations import ContractSpec, LiquidationEvent, market_id_of, normalise
 from signals.market import DAY_MS
 from signals.store import MINUTE_MS, CoverageSpan, LiqGap, LiqMinute, Store
+from signals.venue_policy import RequestPolicy
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +41,23 @@ BACKOFF_MAX_S = 60.0
 PRUNE_INTERVAL_S = 3600.0
 # events older than this behind the newest one seen are not re-read from ccxt's cache
 REPLAY_WINDOW_MS = 5 * MINUTE_MS
+# how far back a restart looks for what an earlier run already counted
+REPLAY_LOOKBACK_MS = DAY_MS
 SEEN_KEYS_MAX = 100_000
 # minute buckets kept in memory while the store cannot be written (~2 days of 5 assets)
 MAX_PENDING_BUCKETS = 100_000
 WRITE_WARN_INTERVAL_S = 60.0
+BAD_MESSAGE_WARN_INTERVAL_S = 60.0
+# what a message ccxt (or our normaliser) cannot read raises: that message is skipped
+_UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 BucketKey = tuple[str, str, str, int]  # asset, venue, side, minute open
 
 
-def default_exchange_factory(venue: str) -> Any:
+def default_exchange_factory(venue: str, base_url: str | None = None) -> Any:
     """A ccxt.pro exchange for `venue` that returns its whole liquidation cache per update
     (newUpdates off), so several liquidations in one message are never lost."""
-    import ccxt.pro as ccxtpro
-
-    exchange_class = getattr(ccxtpro, venue)
-    return exchange_class({"enableRateLimit": True, "newUpdates": False})
+    return pro_exchange(venue, base_url)
 
 
 class LiquidationCollector:
@@ -70,13 +75,18 @@ class LiquidationCollector:
         flush_interval_s: float = FLUSH_INTERVAL_S,
         backoff_initial_s: float = BACKOFF_INITIAL_S,
         backoff_max_s: float = BACKOFF_MAX_S,
+        policy: RequestPolicy | None = None,
     ) -> None:
         self._settings = settings
+        # the one request policy: shared with the live checks when the bot runs both
+        self.policy = policy or RequestPolicy(settings.request_timeout_s, clock)
         self._store = store
         chosen = assets if assets else settings.watchlist
         self.assets = tuple(dict.fromkeys(a.strip().upper() for a in chosen if a.strip()))
         self.venues = tuple(v for v in settings.venues if v in STREAM_VENUES)
-        self._factory = exchange_factory or default_exchange_factory
+        self._factory = exchange_factory or (
+            lambda venue: default_exchange_factory(venue, settings.venue_base_url)
+        )
         self._clock = clock
         if backfill_venues is None:
             backfill_venues = settings.liq_backfill_venues
@@ -87,6 +97,7 @@ class LiquidationCollector:
             self._exchange_object,
             clock=clock,
             run_in_writer=self._in_writer,
+            policy=self.policy,
         )
         self._flush_interval_s = flush_interval_s
         self._backoff_initial_s = backoff_initial_s
@@ -96,6 +107,7 @@ class LiquidationCollector:
         self._writer: ThreadPoolExecutor | None = None
         self._pending: dict[BucketKey, list[float]] = {}
         self._pending_gaps: list[LiqGap] = []
+        self._writes: set[asyncio.Future[Any]] = set()  # batches on their way to the store
         self._seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._newest_ts: dict[str, int] = {}
         self._venue_assets: dict[str, tuple[str, ...]] = {}
@@ -105,9 +117,14 @@ class LiquidationCollector:
         self._down: dict[str, tuple[int, str]] = {}  # venue -> (dropped at, why)
         self._backoff: dict[str, float] = {}
         self._last_write_warning = 0.0
+        self._last_bad_message_warning = 0.0
         self._last_prune = 0.0
+        # (asset, venue) → end of the coverage stored before this run: events before it were
+        # counted by an earlier run (OKX replays its last frames on every subscribe)
+        self._counted_until: dict[tuple[str, str], int] = {}
         self.events_seen = 0
         self.duplicates = 0
+        self.bad_messages = 0
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -132,6 +149,9 @@ class LiquidationCollector:
             ", ".join(self.venues) or "no stream venue",
             ", ".join(self._backfiller.venues) or "none",
         )
+        # before anything of this run is written: what earlier runs covered
+        for venue in self.venues:
+            await self._load_counted_until(venue)
         if self._backfiller.venues:
             self._spawn(self._backfiller.run(), "liq-backfill")
         for venue in self.venues:
@@ -149,6 +169,7 @@ class LiquidationCollector:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._writes), return_exceptions=True)
         now = self._now_ms()
         for venue in list(self._span_start):
             self._close_span(venue, now, "collector stopped")
@@ -171,37 +192,73 @@ class LiquidationCollector:
     # ---- per-venue streams --------------------------------------------------------------
 
     def _exchange_object(self, venue: str) -> Any:
-        """The venue's exchange object, created once."""
+        """The venue's exchange object, created once, its REST answers (the markets load, the
+        backfill's history) validated by the request policy."""
         exchange = self._exchanges.get(venue)
         if exchange is None:
             exchange = self._factory(venue)
+            self.policy.install(venue, exchange)
             self._exchanges[venue] = exchange
         return exchange
 
     async def _exchange(self, venue: str) -> Any:
-        """The venue's exchange object with its markets loaded."""
+        """The venue's exchange object with its markets loaded (through the request policy)."""
         exchange = self._exchange_object(venue)
-        await exchange.load_markets()
+        await self.policy.call(venue, "markets", exchange.load_markets)
         return exchange
 
     async def _run_venue(self, venue: str) -> None:
-        """Watch one venue forever: reconnect with exponential backoff after any failure."""
+        """Watch one venue forever: reconnect with exponential backoff after any failure.
+
+        However the task ends — a bug included — the venue's coverage span is closed first, so
+        the store never claims a venue was watched while nothing listened.
+        """
         self._backoff[venue] = self._backoff_initial_s
-        while True:
-            try:
-                exchange = await self._exchange(venue)
-                specs = contract_specs(venue, exchange.markets, self.assets)
-                if not specs:
-                    log.warning("%s lists no USDT perpetual for %s", venue, self.assets)
-                    return
-                self._venue_assets[venue] = tuple(dict.fromkeys(s.asset for s in specs.values()))
-                self._watching[venue] = True
-                await self._watch(venue, exchange, specs)
-            except (ccxt.BaseError, OSError, ValueError, KeyError) as e:
-                self._on_drop(venue, e)
-            delay = self._backoff[venue]
-            self._backoff[venue] = min(delay * 2, self._backoff_max_s)
-            await asyncio.sleep(delay)
+        try:
+            while True:
+                try:
+                    exchange = await self._exchange(venue)
+                    specs = contract_specs(venue, exchange.markets, self.assets)
+                    if not specs:
+                        log.warning("%s lists no USDT perpetual for %s", venue, self.assets)
+                        return
+                    assets = tuple(dict.fromkeys(s.asset for s in specs.values()))
+                    self._venue_assets[venue] = assets
+                    self._watching[venue] = True
+                    await self._watch(venue, exchange, specs)
+                except (ccxt.BaseError, VenueUnavailable, OSError) as e:
+                    self._on_drop(venue, e)
+                delay = self._backoff[venue]
+                self._backoff[venue] = min(delay * 2, self._backoff_max_s)
+                await asyncio.sleep(delay)
+        except Exception as e:  # a bug: close the coverage, then let the task die loudly
+            self._on_drop(venue, e)
+            raise
+
+    async def _load_counted_until(self, venue: str) -> None:
+        """Remember where each asset's stored coverage of this venue (by earlier runs) ends."""
+        now = self._now_ms()
+        try:
+            spans = await self._in_writer(self._stored_spans, venue, now)
+        except sqlite3.Error as e:
+            log.warning("reading %s coverage failed (%s): replays may count twice", venue, e)
+            return
+        for span in spans:
+            if span.end_ms > now:
+                continue  # not an earlier run's: it cannot end in the future
+            key = (span.asset, venue)
+            self._counted_until[key] = max(self._counted_until.get(key, 0), span.end_ms)
+
+    def _stored_spans(self, venue: str, now: int) -> list[CoverageSpan]:
+        since = now - REPLAY_LOOKBACK_MS
+        spans: list[CoverageSpan] = []
+        for asset in self.assets:
+            spans += [
+                s
+                for s in self._store.read_liq_coverage(asset, since, now + 1)
+                if s.venue == venue and s.source == "stream"
+            ]
+        return spans
 
     async def _watch(self, venue: str, exchange: Any, specs: Mapping[str, ContractSpec]) -> None:
         """Run the venue's watch calls until one fails; the failure propagates."""
@@ -224,12 +281,34 @@ class LiquidationCollector:
     ) -> None:
         while True:
             newest = self._newest_ts.get(venue)
-            liquidations = await call(None if newest is None else newest - REPLAY_WINDOW_MS)
+            try:
+                liquidations = await call(None if newest is None else newest - REPLAY_WINDOW_MS)
+            except _UNREADABLE as e:
+                # ccxt could not parse one message: skip it, the stream itself is fine
+                self._skip_bad_message(venue, e)
+                continue
             self._confirm_live(venue)
             for liquidation in liquidations:
                 info = liquidation.get("info") if isinstance(liquidation, dict) else None
-                if isinstance(info, Mapping):
+                if not isinstance(info, Mapping):
+                    continue
+                try:
                     self.ingest(venue, info, specs)
+                except _UNREADABLE as e:
+                    self._skip_bad_message(venue, e)
+
+    def _skip_bad_message(self, venue: str, error: Exception) -> None:
+        self.bad_messages += 1
+        now = time.monotonic()
+        if now - self._last_bad_message_warning >= BAD_MESSAGE_WARN_INTERVAL_S:
+            self._last_bad_message_warning = now
+            log.warning(
+                "%s: skipped an unreadable liquidation message (%s: %s); %d so far",
+                venue,
+                type(error).__name__,
+                error,
+                self.bad_messages,
+            )
 
     def ingest(
         self, venue: str, info: Mapping[str, Any], specs: Mapping[str, ContractSpec]
@@ -249,6 +328,8 @@ class LiquidationCollector:
         return added
 
     def _is_duplicate(self, event: LiquidationEvent) -> bool:
+        if event.ts < self._counted_until.get((event.asset, event.venue), 0):
+            return True  # inside coverage an earlier run stored: it was counted then
         key = event.key()
         if key in self._seen:
             return True
@@ -332,10 +413,31 @@ class LiquidationCollector:
         ]
         if not minutes and not spans and not gaps:
             return
+        # the batch has left _pending: it must reach the store even if this flush is cancelled
+        # (a stop() while the write waits for the writer thread used to drop it)
+        write = asyncio.ensure_future(self._in_writer(self._write_batch, minutes, spans, gaps))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
         try:
-            await self._in_writer(self._write_batch, minutes, spans, gaps)
+            await asyncio.shield(write)
         except sqlite3.Error as e:
             self._keep_unwritten(buckets, gaps, closed, e)
+        except asyncio.CancelledError:
+            write.add_done_callback(functools.partial(self._keep_if_failed, buckets, gaps, closed))
+            raise
+
+    def _keep_if_failed(
+        self,
+        buckets: dict[BucketKey, list[float]],
+        gaps: list[LiqGap],
+        closed: list[CoverageSpan],
+        write: asyncio.Future[Any],
+    ) -> None:
+        if write.cancelled():
+            return
+        error = write.exception()
+        if isinstance(error, sqlite3.Error):
+            self._keep_unwritten(buckets, gaps, closed, error)
 
     def _write_batch(
         self, minutes: list[LiqMinute], spans: list[CoverageSpan], gaps: list[LiqGap]

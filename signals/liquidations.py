@@ -26,7 +26,8 @@ class ContractSpec:
     venue: str
     market_id: str  # the venue's own id: BTCUSDT, BTC-USDT-SWAP
     asset: str  # upper-case base symbol: BTC
-    # linear: base units per contract (OKX ctVal, 1 on Binance/Bybit); inverse: USD per contract
+    # linear: base units per contract (OKX ctVal, 1 on Binance/Bybit); inverse: USD per contract;
+    # 0 means not known (HTX backfill: its rows carry their USDT turnover instead)
     contract_size: float = 1.0
     inverse: bool = False
 
@@ -65,11 +66,21 @@ def market_id_of(venue: str, info: Mapping[str, Any]) -> str | None:
 
 
 def normalise_binance(info: Mapping[str, Any], spec: ContractSpec) -> list[LiquidationEvent]:
-    """Binance `forceOrder` order object (`o`): order side SELL closes a LONG."""
+    """Binance `forceOrder` order object (`o`): order side SELL closes a LONG; its size is the
+    accumulated filled quantity `z` at the average fill price `ap`.
+
+    Recorded (tests/fixtures/binanceusdm, line 1)::
+
+        {"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.190","p":"82338.30",
+         "ap":"82651.90","X":"FILLED","l":"0.155","z":"0.190","T":1791565602120}
+
+    `l` is only the LAST fill (0.155 of the 0.190 liquidated) and `p` the order's limit
+    price: an order that sweeps several levels, the cascade's big ones, would be undercounted.
+    """
     side = _side_from_order(info.get("S"))
     price = _positive(info.get("ap")) or _positive(info.get("p"))
-    # `l` (last filled) never double-counts an order pushed twice; `z`/`q` are fallbacks
-    amount = _positive(info.get("l")) or _positive(info.get("z")) or _positive(info.get("q"))
+    # `z` (filled so far) is the liquidated amount; `q` (ordered) only when z is absent
+    amount = _positive(info.get("z")) if "z" in info else _positive(info.get("q"))
     ts = _ms(info.get("T")) or _ms(info.get("E"))
     return _one(spec, side, ts, price, amount)
 
@@ -104,8 +115,18 @@ def normalise_okx(info: Mapping[str, Any], spec: ContractSpec) -> list[Liquidati
 
 def normalise_htx(info: Mapping[str, Any], spec: ContractSpec) -> list[LiquidationEvent]:
     """HTX liquidation order (REST): `position_side` names the position (older shapes give
-    only the closing order's `direction`); `trade_turnover` is its USDT value, else
-    price × `amount` (base units)."""
+    only the closing order's `direction`); `trade_turnover` is its USDT value.
+
+    Recorded v5 row (tests/fixtures/htx/liquidation_orders_v5.json)::
+
+        {"id":"150153038758","contract_code":"BTC-USDT","liquidation_time":"1781849094165",
+         "side":"buy","position_side":"short","volume":"2","amount":"2",
+         "bankrupt_price":"62978.5","trade_turnover":"125.957"}
+
+    There `amount` counts contracts (0.001 BTC each), so price × amount is 1000× the value:
+    without a turnover the row is valued with the contract size when `spec` knows it
+    (contract_size > 0) and skipped otherwise.
+    """
     pos_side = str(info.get("position_side") or "").lower()
     side = pos_side if pos_side in (LONG, SHORT) else None
     side = side or _side_from_order(info.get("side") or info.get("direction"))
@@ -114,7 +135,12 @@ def normalise_htx(info: Mapping[str, Any], spec: ContractSpec) -> list[Liquidati
     ts = _ms(info.get("liquidation_time")) or _ms(info.get("created_at"))
     if side is None or ts is None or price is None or amount is None:
         return []
-    usd = _positive(info.get("trade_turnover")) or price * amount
+    usd = _positive(info.get("trade_turnover"))
+    if usd is None and spec.contract_size > 0:
+        usd = price * amount * spec.contract_size
+    if usd is None:
+        log.debug("htx %s: liquidation without turnover or contract size skipped", spec.market_id)
+        return []
     return [LiquidationEvent(spec.venue, spec.asset, spec.market_id, ts, side, usd, price, amount)]
 
 

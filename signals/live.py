@@ -1,50 +1,35 @@
-"""Live market data through ccxt REST: the one module that talks to the exchanges.
+"""Live market data through ccxt REST: venue lifecycle, the check's fan-out and budget, and the
+per-metric fetches. Raw ccxt answers never leave this module: every one goes through
+`signals.venue_policy` (timeout, retries, Retry-After, cool-down, validation) and
+`signals.convert` (payload rows → typed series).
 
-One long-lived `ccxt.async_support` exchange per venue, markets loaded once at start and
-refreshed in the background. `fetch_asset` turns raw venue answers into an `AssetData`
-(SPEC §1); raw ccxt dicts never leave this module.
+One budget (`check_budget_s`) covers a whole check, the wait for markets still loading
+included: whatever has not answered by then is left out and named, and its request keeps
+running to fill the cache for the next check. A venue that failed is retried in the
+background (markets every 30 s; a cooled-down venue by the policy), never inside a check.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
-import itertools
 import logging
-import sqlite3
-import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt_async
-import pandas as pd
-from ccxt.base.errors import BadRequest, BaseError, NetworkError
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
+from ccxt.base.errors import BadRequest
 
 from settings import Settings
+from signals import convert
 from signals.cache import TtlCache
 from signals.errors import NoMarketData, UnknownAsset, VenueUnavailable
-from signals.market import (
-    DAY_MS,
-    DEFAULT_MMR,
-    HOUR_MS,
-    OHLCV_COLUMNS,
-    AssetData,
-    VenueFunding,
-    frame_from_rows,
-    series_from_rows,
-)
-from signals.skew import OptionQuote, parse_option_name, rr25_constant_maturity
-from signals.store import Store
+from signals.exchanges import rest_exchange
+from signals.market import DAY_MS, DEFAULT_MMR, HOUR_MS, AssetData, VenueFunding
+from signals.skew import OptionQuote, rr25_constant_maturity
+from signals.venue_policy import EmptyAnswer, RequestPolicy, VenueFailure
 
 log = logging.getLogger(__name__)
 
@@ -58,35 +43,20 @@ SKEW_TTL_S = 300.0
 # venue-wide lookups that change rarely (Binance funding intervals)
 FUNDING_INFO_TTL_S = 3600.0
 
-DEFAULT_INTERVAL_HOURS = 8.0
-SKEW_METRIC = "rr25_30d"
-SKEW_HISTORY_MS = 30 * DAY_MS
-
 # history depth: ≥ 91 daily closes for vol expansion, ≥ 25 hourly bars for 24h changes
 OHLCV_1D_LIMIT = 120
 OHLCV_1H_LIMIT = 200
 OI_1H_LIMIT = 72
 OI_1D_LIMIT = 30  # Binance keeps 30 days of OI statistics
 FUNDING_HISTORY_LIMIT = 100  # ≥ 72 settlements: 3 days of a 1h interval
+# OKX's "1D" OI days are Hong-Kong days (stamped 16:00 UTC); "1Dutc" gives UTC days
+OKX_DAILY_OI_PERIOD = "1Dutc"
 
-# retries on network errors only: few attempts, exponential backoff with full jitter
-RETRY_ATTEMPTS = 3
-RETRY_INITIAL_S = 0.1
-RETRY_MAX_S = 0.5
-# after a failed market load, leave the venue alone this long before trying again
+# after a failed market load, the background retries it this often
 MARKETS_RETRY_S = 30.0
-# ccxt's rate limiter as a rolling window (OKX and Bybit count their limits per 2 s): the
-# venue's sustained rate (1 cost unit per rateLimit ms) is kept, but one check's burst of
-# requests goes out at once instead of being spaced rateLimit × cost apart
-RATE_WINDOW_MS = 2000.0
 
-# market types to load per venue (everything else is skipped at load time)
-MARKET_TYPES: dict[str, list[str]] = {"bybit": ["linear"], "okx": ["swap"]}
 # Deribit lists BTC and ETH options in their own currency, the rest as USDC linear options
 DERIBIT_INVERSE = ("BTC", "ETH")
-
-# ValueError etc. mean a payload ccxt could not parse (malformed JSON, wrong shape)
-_MALFORMED = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -94,23 +64,24 @@ class _Price:
     venue: str
     rows_1d: list[list[float]]
     rows_1h: list[list[float]]
-    failed: tuple[str, ...] = ()
+    read_ms: int  # when the candles were read: the forming bar is cut there
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class _VenueOi:
+class _Oi:
     venue: str
-    rows_1h: list[tuple[int, float]]
-    rows_1d: list[tuple[int, float]]
+    bars: list[tuple[int, float]]
     in_base: bool  # True: base-coin amounts, converted with the bar's close
 
 
 @dataclass(frozen=True)
-class _VenueFundingRaw:
+class _Funding:
     venue: str
-    rate: float | None
+    rate: float
     interval_hours: float
     history: list[tuple[int, float]]
+    history_failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,27 +89,27 @@ class _Skew:
     rr: float | None
     venue: str | None
     ts: int
-    failed: tuple[str, ...] = ()
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 class _AllFailed(Exception):
     """Every venue tried for one metric failed (not cached)."""
 
-    def __init__(self, venues: Sequence[str]) -> None:
-        super().__init__(", ".join(venues))
-        self.venues = tuple(venues)
+    def __init__(self, failed: dict[str, str]) -> None:
+        super().__init__(", ".join(f"{v}: {r}" for v, r in failed.items()))
+        self.failed = dict(failed)
 
 
 @dataclass
 class _Venue:
     exchange: ccxt_async.Exchange
-    markets_ok: bool = False
-    markets_failed_at: float | None = None
-    load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    load_task: asyncio.Task[None] | None = None
+    failure: str | None = None  # why its markets are not loaded
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-
-def _default_factory(venue: str) -> ccxt_async.Exchange:
-    return getattr(ccxt_async, venue)({"enableRateLimit": True})
+    @property
+    def markets_ok(self) -> bool:
+        return bool(self.exchange.markets)
 
 
 def _symbol(asset: str) -> str:
@@ -151,24 +122,29 @@ class LiveMarket:
     def __init__(
         self,
         settings: Settings,
-        store: Store | None = None,
         exchange_factory: Callable[[str], ccxt_async.Exchange] | None = None,
         clock: Callable[[], float] = time.time,
+        policy: RequestPolicy | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
-        self._factory = exchange_factory or _default_factory
+        self._factory = exchange_factory or (
+            lambda name: rest_exchange(name, settings.venue_base_url)
+        )
         self._clock = clock
+        self.policy = policy or RequestPolicy(settings.request_timeout_s, clock)
         self._cache = TtlCache(clock)
         self._venues: dict[str, _Venue] = {}
-        self._refresh_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         # per asset: the cached parts the last AssetData was built from, and that AssetData
         self._assembled: dict[str, tuple[list[Any], AssetData]] = {}
+        # (asset, job) → the venue a multi-venue job (price, skew) is waiting on right now
+        self._trying: dict[tuple[str, str], str] = {}
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create one exchange per venue, load markets once, schedule their refresh."""
+        """Create one exchange per venue and start loading markets (a check waits for them
+        within its budget); schedule the market refresh and the retry of failed loads."""
         names = list(dict.fromkeys([*self.settings.venues, *self.settings.options_venues]))
         for name in names:
             try:
@@ -176,17 +152,30 @@ class LiveMarket:
             except AttributeError:
                 log.error("venue %r is not a ccxt exchange id: skipped", name)
                 continue
-            self._venues[name] = _Venue(self._configure(name, exchange))
-        await asyncio.gather(*(self._load_markets(v) for v in self.settings.venues))
-        self._refresh_task = asyncio.create_task(self._refresh_markets_forever())
+            self._venues[name] = _Venue(self.policy.install(name, exchange))
+        for name in self.settings.venues:
+            venue = self._venues.get(name)
+            if venue is not None:
+                venue.load_task = asyncio.create_task(self._load_markets(name))
+        self._tasks = [
+            asyncio.create_task(self._refresh_markets_forever()),
+            asyncio.create_task(self._retry_failed_markets_forever()),
+        ]
+
+    async def ready(self, timeout_s: float | None = None) -> None:
+        """Wait (up to `timeout_s`) until every first market load has finished."""
+        pending = [v.load_task for v in self._venues.values() if v.load_task is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
 
     async def close(self) -> None:
-        """Stop the refresh job, cancel in-flight fetches and close every exchange."""
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh_task
-            self._refresh_task = None
+        """Stop background work, cancel in-flight fetches and close every exchange."""
+        tasks = [*self._tasks, *(v.load_task for v in self._venues.values() if v.load_task)]
+        self._tasks = []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.policy.aclose()
         await self._cache.aclose()
         # concurrently: ccxt's close() lingers a quarter second per exchange
         results = await asyncio.gather(
@@ -197,39 +186,23 @@ class LiveMarket:
                 log.warning("closing %s failed: %r", name, result)
         self._venues.clear()
 
-    def _configure(self, name: str, ex: ccxt_async.Exchange) -> ccxt_async.Exchange:
-        ex.timeout = int(self.settings.request_timeout_s * 1000)
-        types = MARKET_TYPES.get(name)
-        if types is not None:
-            current = ex.options.get("fetchMarkets")
-            base = dict(current) if isinstance(current, dict) else {}
-            ex.options["fetchMarkets"] = {**base, "types": types}
-        # ccxt's default leaky bucket spaces every request by rateLimit × cost; a rolling
-        # window keeps the venue's sustained limit but lets one check's requests go together
-        ex.rateLimiterAlgorithm = "rollingWindow"
-        ex.rollingWindowSize = RATE_WINDOW_MS
-        ex.tokenBucket = None
-        ex.init_rest_rate_limiter()
-        return ex
-
     async def _load_markets(self, name: str, reload: bool = False) -> None:
         venue = self._venues.get(name)
         if venue is None:
             return
-        async with venue.load_lock:
+        async with venue.lock:
             if venue.markets_ok and not reload:
                 return
             try:
-                await asyncio.wait_for(
-                    self._call(name, "markets", venue.exchange.load_markets, reload),
-                    timeout=self.settings.check_budget_s * 2,
+                await self.policy.call(
+                    name, "markets", venue.exchange.load_markets, reload, probe=reload
                 )
-            except (VenueUnavailable, TimeoutError) as e:
-                venue.markets_failed_at = time.monotonic()
-                log.warning("loading %s markets failed: %s", name, e)
+            except VenueUnavailable as e:
+                if not venue.markets_ok:  # a failed refresh keeps the markets it had
+                    venue.failure = _markets_reason(e.detail)
+                log.warning("loading %s markets failed: %s", name, e.detail)
                 return
-            venue.markets_ok = True
-            venue.markets_failed_at = None
+            venue.failure = None
             log.info("%s: %d markets loaded", name, len(venue.exchange.markets or {}))
 
     async def _refresh_markets_forever(self) -> None:
@@ -239,21 +212,19 @@ class LiveMarket:
                 *(self._load_markets(v, reload=True) for v in self.settings.venues)
             )
 
-    async def _ensure_markets(self) -> None:
-        """Retry, now, markets of perp venues whose load failed (not more than every 30 s)."""
-        due = [
-            name
-            for name in self.settings.venues
-            if name in self._venues
-            and not self._venues[name].markets_ok
-            and (
-                self._venues[name].markets_failed_at is None
-                or time.monotonic() - (self._venues[name].markets_failed_at or 0.0)
-                >= MARKETS_RETRY_S
-            )
-        ]
-        if due:
-            await asyncio.gather(*(self._load_markets(v) for v in due))
+    async def _retry_failed_markets_forever(self) -> None:
+        """A venue whose markets failed is retried here, never inside a check."""
+        while True:
+            await asyncio.sleep(MARKETS_RETRY_S)
+            due = [
+                name
+                for name, venue in self._venues.items()
+                if name in self.settings.venues
+                and not venue.markets_ok
+                and (venue.load_task is None or venue.load_task.done())
+                and self.policy.cooling(name) is None
+            ]
+            await asyncio.gather(*(self._load_markets(name) for name in due))
 
     # ---- markets ------------------------------------------------------------------------
 
@@ -276,421 +247,454 @@ class LiveMarket:
                     result.add(str(market["base"]))
         return result
 
+    def _markets_failure(self, name: str) -> str:
+        """Why a venue's markets are not there, as of now (a cool-down counts down)."""
+        cooling = self.policy.cooling(name)
+        if cooling is not None:
+            return _markets_reason(cooling)
+        return self._venues[name].failure or "markets: still loading at the end of the budget"
+
+    def _market_id(self, name: str, asset: str) -> str:
+        return str(self._venues[name].exchange.markets[_symbol(asset)]["id"])
+
     # ---- the check ----------------------------------------------------------------------
 
     async def fetch_asset(self, asset: str) -> tuple[int, AssetData]:
-        """Fetch every SPEC §1 input for `asset` from the venues, within the check budget."""
+        """Fetch every SPEC §1 input for `asset` from the venues, within the check budget.
+
+        `asof` is stamped when the reads are over (SPEC §1), so every sample fetched for the
+        check — the fresh skew sample included — is at or before it.
+        """
         asset = asset.strip().upper()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.check_budget_s
-        now_ms = int(self._clock() * 1000)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ensure_markets(), timeout=self.settings.check_budget_s)
+        await self.ready(max(deadline - loop.time(), 0.0))
         perp_venues = [v for v in self.settings.venues if v in self._venues]
         listing = [v for v in perp_venues if self._lists(v, asset)]
-        unreachable = [v for v in perp_venues if not self._venues[v].markets_ok]
+        unreachable = {
+            v: self._markets_failure(v) for v in perp_venues if not self._venues[v].markets_ok
+        }
         if not listing:
             if len(unreachable) == len(perp_venues):
-                raise NoMarketData(asset, "no venue reachable: " + ", ".join(unreachable))
+                detail = "; ".join(f"{v}: {r}" for v, r in unreachable.items())
+                raise NoMarketData(asset, "no venue reachable: " + (detail or "none configured"))
             known = sorted(self.known_assets())
             matches = tuple(difflib.get_close_matches(asset, known, n=5, cutoff=0.6))
             raise UnknownAsset(asset, matches)
 
-        jobs: dict[str, Awaitable[Any]] = {
-            "price": self._cache.get(
-                (asset, "price"), PRICE_TTL_S, lambda: self._fetch_price(asset, listing)
-            ),
-            "skew": self._cache.get((asset, "skew"), SKEW_TTL_S, lambda: self._fetch_skew(asset)),
-        }
-        if "bybit" in listing:
-            jobs["mmr"] = self._cache.get(
-                (asset, "mmr"), self.settings.markets_refresh_s, lambda: self._fetch_mmr(asset)
-            )
-        for v in listing:
-            jobs[f"oi:{v}"] = self._cache.get(
-                (asset, f"oi:{v}"), OI_TTL_S, _bind(self._fetch_oi, asset, v)
-            )
-            jobs[f"funding:{v}"] = self._cache.get(
-                (asset, f"funding:{v}"), FUNDING_TTL_S, _bind(self._fetch_funding, asset, v)
-            )
-        results, timed_out = await _gather_until(jobs, deadline - loop.time())
+        jobs = self._jobs(asset, listing, deadline)
+        results, late = await _gather_until(jobs, deadline - loop.time())
+        asof_ms = int(self._clock() * 1000)
         # a warm check gets the very same cached parts: reuse what they were built into
         # (holding the parts keeps them alive, so `is` cannot match a recycled object)
-        parts: list[Any] = [*sorted(results.items()), timed_out, unreachable]
+        parts: list[Any] = [*sorted(results.items()), late, sorted(unreachable.items())]
         memo = self._assembled.get(asset)
         if memo is not None and _same_parts(memo[0], parts):
-            return now_ms, memo[1]
-        data = self._assemble(asset, now_ms, listing, unreachable, results, timed_out)
+            return asof_ms, memo[1]
+        late_reasons = {job: self._late_venue(asset, job, listing) for job in late}
+        data = _assemble(asset, asof_ms, listing, unreachable, results, late_reasons, self)
         self._assembled[asset] = (parts, data)
-        return now_ms, data
+        return asof_ms, data
 
-    def _assemble(
-        self,
-        asset: str,
-        now_ms: int,
-        listing: list[str],
-        unreachable: list[str],
-        results: dict[str, Any],
-        timed_out: list[str],
-    ) -> AssetData:
-        failed: dict[str, str] = dict.fromkeys(unreachable, "markets unavailable")
-
-        def mark_down(venues: Sequence[str], reason: str) -> None:
-            for v in venues:
-                failed.setdefault(v, reason)
-
-        for job in timed_out:
-            late = f"{job.split(':', 1)[0]}: no answer within the check budget"
-            if job == "mmr":
-                continue  # the default mmr stands in; Bybit's data may still be fine
-            if job == "price":
-                mark_down(listing[:1], late)
-            elif job == "skew":
-                opts = [v for v in self.settings.options_venues if v in self._venues]
-                mark_down(opts[:1], late)
-            elif ":" in job:
-                mark_down([job.split(":", 1)[1]], late)
-        for job, value in results.items():
-            if job == "mmr":
-                continue
-            if isinstance(value, _AllFailed):
-                mark_down(value.venues, f"{job}: failed")
-            elif isinstance(value, VenueUnavailable):
-                mark_down([value.venue], value.detail or f"{job}: failed")
-        price = results.get("price")
-        if isinstance(price, _Price):
-            mark_down(price.failed, "price: failed")
-        skew = results.get("skew")
-        if isinstance(skew, _Skew):
-            mark_down(skew.failed, "options: failed")
-
-        ohlcv_1d = _ohlcv(price.rows_1d if isinstance(price, _Price) else [], now_ms, DAY_MS)
-        ohlcv_1h = _ohlcv(price.rows_1h if isinstance(price, _Price) else [], now_ms, HOUR_MS)
-        ois = [results[f"oi:{v}"] for v in listing if isinstance(results.get(f"oi:{v}"), _VenueOi)]
-        oi_1h_by_venue = {o.venue: _oi_usd(o.rows_1h, o.in_base, ohlcv_1h, HOUR_MS) for o in ois}
-        oi_1d_by_venue = {o.venue: _oi_usd(o.rows_1d, o.in_base, ohlcv_1d, DAY_MS) for o in ois}
-        funding = tuple(
-            VenueFunding(
-                venue=f.venue,
-                rate=f.rate,
-                interval_hours=f.interval_hours,
-                oi_usd=_last_value(oi_1h_by_venue.get(f.venue))
-                or _last_value(oi_1d_by_venue.get(f.venue)),
-                history=_series(f.history),
-            )
-            for v in listing
-            if isinstance(f := results.get(f"funding:{v}"), _VenueFundingRaw)
-        )
-        skew_series, skew_venue = self._skew_series(asset, now_ms, skew)
-        mmr = results.get("mmr")
-        mmr_value = mmr if isinstance(mmr, float) else None
-        sources: dict[str, Any] = {
-            "price": price.venue if isinstance(price, _Price) else None,
-            "oi": [v for v, s in oi_1h_by_venue.items() if len(s)],
-            "funding": [f.venue for f in funding],
-            "skew": skew_venue,
-            "mmr": "bybit" if mmr_value is not None else "default",
-            "fetched_at": now_ms,
+    def _jobs(self, asset: str, listing: list[str], deadline: float) -> dict[str, Awaitable[Any]]:
+        cache = self._cache
+        jobs: dict[str, Awaitable[Any]] = {
+            "price": cache.get(
+                (asset, "price"), PRICE_TTL_S, lambda: self._fetch_price(asset, listing, deadline)
+            ),
+            "skew": cache.get(
+                (asset, "skew"), SKEW_TTL_S, lambda: self._fetch_skew(asset, deadline)
+            ),
         }
-        data = AssetData(
-            asset=asset,
-            ohlcv_1d=ohlcv_1d,
-            ohlcv_1h=ohlcv_1h,
-            oi_usd_1h=_sum_common(list(oi_1h_by_venue.values())),
-            oi_usd_1d=_sum_common(list(oi_1d_by_venue.values())),
-            funding=funding,
-            skew_rr25_30d=skew_series,
-            mmr=mmr_value if mmr_value is not None else DEFAULT_MMR,
-            sources=sources,
-            venues_used=_used_venues(sources),
-            venues_failed=failed,
-        )
-        if not data.has_any_data():
-            raise NoMarketData(asset, "every venue failed: " + ", ".join(failed))
-        return data
+        if "bybit" in listing:
+            jobs["mmr"] = cache.get(
+                (asset, "mmr"),
+                self.settings.markets_refresh_s,
+                lambda: self._fetch_mmr(asset, deadline),
+            )
+        for v in listing:
+            jobs[f"oi_1h:{v}"] = cache.get(
+                (asset, f"oi_1h:{v}"), OI_TTL_S, _bind(self._fetch_oi, asset, v, "1h", deadline)
+            )
+            jobs[f"oi_1d:{v}"] = cache.get(
+                (asset, f"oi_1d:{v}"), OI_TTL_S, _bind(self._fetch_oi, asset, v, "1d", deadline)
+            )
+            jobs[f"funding:{v}"] = cache.get(
+                (asset, f"funding:{v}"),
+                FUNDING_TTL_S,
+                _bind(self._fetch_funding, asset, v, deadline),
+            )
+        return jobs
 
-    def _skew_series(self, asset: str, now_ms: int, skew: Any) -> tuple[pd.Series, str | None]:
-        fresh = skew if isinstance(skew, _Skew) and skew.rr is not None else None
-        rows: list[tuple[int, float]] = []
-        if self.store is not None:
-            try:
-                rows = self.store.read_samples(
-                    asset, SKEW_METRIC, since_ms=now_ms - SKEW_HISTORY_MS
-                )
-            except sqlite3.Error as e:
-                log.warning("reading skew history for %s failed: %s", asset, e)
-        if fresh is not None and fresh.rr is not None and all(ts != fresh.ts for ts, _ in rows):
-            rows = sorted([*rows, (fresh.ts, fresh.rr)])
-        return _series(rows), fresh.venue if fresh else None
-
-    # ---- one ccxt request, with retries ------------------------------------------------
-
-    async def _call(
-        self,
-        venue: str,
-        what: str,
-        fn: Callable[..., Awaitable[T]],
-        *args: Any,
-        absent_on: tuple[type[BaseException], ...] = (),
-        **kwargs: Any,
-    ) -> T:
-        """Run one ccxt call; retry network errors only; raise VenueUnavailable on failure."""
-        try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(NetworkError),
-                stop=stop_after_attempt(RETRY_ATTEMPTS)
-                | stop_after_delay(self.settings.check_budget_s),
-                wait=wait_random_exponential(multiplier=RETRY_INITIAL_S, max=RETRY_MAX_S),
-                reraise=True,
-            ):
-                with attempt:
-                    return await fn(*args, **kwargs)
-        except absent_on:
-            raise
-        except BaseError as e:
-            log.warning("%s %s failed: %s: %s", venue, what, type(e).__name__, str(e)[:200])
-            raise VenueUnavailable(venue, f"{what}: {type(e).__name__}") from e
-        except _MALFORMED as e:
-            log.warning("%s %s: malformed response: %r", venue, what, e)
-            raise VenueUnavailable(venue, f"{what}: malformed response") from e
-        raise AssertionError("unreachable: tenacity either returns or raises")
+    def _late_venue(self, asset: str, job: str, listing: list[str]) -> tuple[str, str]:
+        """(venue, reason) for a job still running when the budget ended."""
+        metric, _, venue = job.partition(":")
+        if not venue:
+            opts = [v for v in self.settings.options_venues if v in self._venues]
+            fallback = listing[0] if metric in ("price", "mmr") else (opts[0] if opts else "")
+            venue = self._trying.get((asset, metric), "bybit" if metric == "mmr" else fallback)
+        budget = f"{self.settings.check_budget_s:g} s"
+        label = {"oi_1h": "open interest 1h", "oi_1d": "open interest 1d"}.get(metric, metric)
+        return venue, f"{label}: no answer within the {budget} check budget"
 
     # ---- per-metric fetches (cached by the caller) -------------------------------------
 
-    async def _fetch_price(self, asset: str, listing: list[str]) -> _Price:
-        """Daily and hourly candles from the first listing venue that answers."""
-        failed: list[str] = []
+    async def _fetch_price(self, asset: str, listing: list[str], deadline: float) -> _Price:
+        """Daily and hourly candles from the first listing venue that answers them both."""
+        failed: dict[str, str] = {}
         for name in listing:
+            self._trying[(asset, "price")] = name
             ex = self._venues[name].exchange
             try:
                 rows_1d, rows_1h = await _all_or_none(
-                    self._call(
+                    self.policy.call(
                         name,
                         "ohlcv 1d",
                         ex.fetch_ohlcv,
                         _symbol(asset),
                         "1d",
                         limit=OHLCV_1D_LIMIT,
+                        deadline=deadline,
+                        validate=convert.candle_rows,
                     ),
-                    self._call(
+                    self.policy.call(
                         name,
                         "ohlcv 1h",
                         ex.fetch_ohlcv,
                         _symbol(asset),
                         "1h",
                         limit=OHLCV_1H_LIMIT,
+                        deadline=deadline,
+                        validate=convert.candle_rows,
                     ),
                 )
-            except VenueUnavailable:
-                failed.append(name)
+            except VenueUnavailable as e:
+                failed[name] = e.detail
                 continue
-            return _Price(name, _candle_rows(rows_1d), _candle_rows(rows_1h), tuple(failed))
+            return _Price(name, rows_1d, rows_1h, int(self._clock() * 1000), failed)
         raise _AllFailed(failed)
 
-    async def _fetch_oi(self, asset: str, name: str) -> _VenueOi:
-        """Hourly and daily open-interest history of one venue, in USD or base coins."""
+    async def _fetch_oi(self, asset: str, name: str, timeframe: str, deadline: float) -> _Oi:
+        """Hourly or daily open-interest snapshots of one venue, as bars (USD or base coins)."""
         ex = self._venues[name].exchange
-        hist_1h, hist_1d = await _all_or_none(
-            self._call(
-                name,
-                "oi 1h",
-                ex.fetch_open_interest_history,
-                _symbol(asset),
-                "1h",
-                limit=OI_1H_LIMIT,
-            ),
-            self._call(
-                name,
-                "oi 1d",
-                ex.fetch_open_interest_history,
-                _symbol(asset),
-                "1d",
-                limit=OI_1D_LIMIT,
-            ),
-        )
-        # Binance gives sumOpenInterestValue and OKX oiUsd (both USD, openInterestValue);
-        # Bybit linear gives only the base-coin amount (openInterestAmount)
-        in_base = not any(h.get("openInterestValue") is not None for h in [*hist_1h, *hist_1d])
-        key = "openInterestAmount" if in_base else "openInterestValue"
-        return _VenueOi(
+        bar_ms = HOUR_MS if timeframe == "1h" else DAY_MS
+        params = {"period": OKX_DAILY_OI_PERIOD} if name == "okx" and timeframe == "1d" else {}
+        limit = OI_1H_LIMIT if timeframe == "1h" else OI_1D_LIMIT
+        history = await self.policy.call(
             name,
-            _points(hist_1h, key, HOUR_MS),
-            _points(hist_1d, key, DAY_MS),
-            in_base,
+            f"open interest {timeframe}",
+            ex.fetch_open_interest_history,
+            _symbol(asset),
+            timeframe,
+            None,
+            limit,
+            params,
+            deadline=deadline,
+            validate=_non_empty,
         )
+        key, in_base = convert.oi_key(history)
+        cut_ms = int(self._clock() * 1000)
+        try:
+            bars = convert.oi_bars(history, key, bar_ms, cut_ms=cut_ms)
+        except EmptyAnswer as e:
+            raise VenueFailure(name, f"open interest {timeframe}: {e}") from e
+        return _Oi(name, bars, in_base)
 
-    async def _fetch_funding(self, asset: str, name: str) -> _VenueFundingRaw:
+    async def _fetch_funding(self, asset: str, name: str, deadline: float) -> _Funding:
         """Current (predicted) rate, real interval and settled history of one venue."""
         ex = self._venues[name].exchange
         symbol = _symbol(asset)
-        # ccxt gives no interval for Binance: its funding-info lookup runs alongside
-        current, history, binance_interval = await _all_or_none(
-            self._call(name, "funding", ex.fetch_funding_rate, symbol),
-            self._call(
+        # the history and the Binance interval lookup run alongside the current rate; only the
+        # current rate is required ("its current rate then stands alone")
+        history_task = asyncio.ensure_future(
+            self.policy.call(
                 name,
                 "funding history",
                 ex.fetch_funding_rate_history,
                 symbol,
                 limit=FUNDING_HISTORY_LIMIT,
-            ),
-            self._binance_interval(asset) if name == "binanceusdm" else _none(),
+                deadline=deadline,
+                validate=convert.funding_history,
+            )
         )
-        rows = sorted(
-            (int(h["timestamp"]), float(h["fundingRate"]))
-            for h in history
-            if h.get("timestamp") is not None and h.get("fundingRate") is not None
+        interval_task = asyncio.ensure_future(
+            self._binance_interval(asset, deadline) if name == "binanceusdm" else _none()
         )
-        interval = _interval_hours(current.get("interval")) or binance_interval
+        try:
+            answer = await self.policy.call(
+                name, "funding", ex.fetch_funding_rate, symbol, deadline=deadline
+            )
+            rate = convert.current_rate(answer)
+        except (VenueUnavailable, EmptyAnswer) as e:
+            history_task.cancel()
+            interval_task.cancel()
+            await asyncio.gather(history_task, interval_task, return_exceptions=True)
+            if isinstance(e, VenueUnavailable):
+                raise
+            raise VenueFailure(name, f"empty answer to funding ({e})") from e
+        except Exception:
+            history_task.cancel()
+            interval_task.cancel()
+            raise
+        history: list[tuple[int, float]] = []
+        history_failure: str | None = None
+        try:
+            history = await history_task
+        except VenueUnavailable as e:
+            history_failure = e.detail
+        binance_interval = await interval_task
+        interval = convert.interval_hours(answer.get("interval")) or binance_interval
         if interval is None:
-            interval = _interval_from_history(rows) or DEFAULT_INTERVAL_HOURS
-        rate = current.get("fundingRate")
-        return _VenueFundingRaw(name, float(rate) if rate is not None else None, interval, rows)
+            interval = convert.interval_from_history(history) or convert.DEFAULT_INTERVAL_HOURS
+        return _Funding(name, rate, interval, history, history_failure)
 
-    async def _binance_interval(self, asset: str) -> float | None:
+    async def _binance_interval(self, asset: str, deadline: float) -> float | None:
         """Binance's funding interval: listed in fundingInfo only when not the 8h default."""
         try:
             intervals = await self._cache.get(
-                ("*", "funding_info:binanceusdm"), FUNDING_INFO_TTL_S, self._fetch_binance_info
+                ("*", "funding_info:binanceusdm"),
+                FUNDING_INFO_TTL_S,
+                lambda: self._fetch_binance_info(deadline),
             )
         except VenueUnavailable:
             return None  # fall back to the spacing of the settled history
-        return intervals.get(_symbol(asset), DEFAULT_INTERVAL_HOURS)
+        return intervals.get(_symbol(asset), convert.DEFAULT_INTERVAL_HOURS)
 
-    async def _fetch_binance_info(self) -> dict[str, float]:
+    async def _fetch_binance_info(self, deadline: float) -> dict[str, float]:
         ex = self._venues["binanceusdm"].exchange
-        info = await self._call("binanceusdm", "funding info", ex.fetch_funding_intervals)
-        result: dict[str, float] = {}
-        for symbol, entry in info.items():
-            hours = _interval_hours(entry.get("interval"))
-            if hours is not None:
-                result[symbol] = hours
-        return result
-
-    async def _fetch_mmr(self, asset: str) -> float | None:
-        """Bybit's tier-1 maintenance margin rate, when it gives a plausible one."""
-        ex = self._venues["bybit"].exchange
-        tiers = await self._call(
-            "bybit", "risk limit", ex.fetch_market_leverage_tiers, _symbol(asset)
+        return await self.policy.call(  # type: ignore[no-any-return]
+            "binanceusdm",
+            "funding info",
+            ex.fetch_funding_intervals,
+            deadline=deadline,
+            validate=convert.binance_intervals,
         )
-        if not tiers:
-            return None
-        mmr = tiers[0].get("maintenanceMarginRate")
-        if mmr is None or not 0 < float(mmr) < 0.5:
-            return None
-        return float(mmr)
 
-    async def _fetch_skew(self, asset: str) -> _Skew:
+    async def _fetch_mmr(self, asset: str, deadline: float) -> float:
+        """Bybit's maintenance margin rate of the lowest risk tier."""
+        ex = self._venues["bybit"].exchange
+        return await self.policy.call(  # type: ignore[no-any-return]
+            "bybit",
+            "risk limit",
+            ex.publicGetV5MarketRiskLimit,
+            {"category": "linear", "symbol": self._market_id("bybit", asset)},
+            deadline=deadline,
+            validate=convert.bybit_lowest_mmr,
+        )
+
+    async def _fetch_skew(self, asset: str, deadline: float) -> _Skew:
         """The 30-day 25Δ risk reversal from the first options venue listing the asset."""
-        now_ms = int(self._clock() * 1000)
-        failed: list[str] = []
+        failed: dict[str, str] = {}
+        tried = 0
         for name in self.settings.options_venues:
             if name not in self._venues:
                 continue
+            tried += 1
+            self._trying[(asset, "skew")] = name
             try:
-                quotes = await self._option_quotes(name, asset)
-            except VenueUnavailable:
-                failed.append(name)
+                quotes = await self._option_quotes(name, asset, deadline)
+            except VenueUnavailable as e:
+                failed[name] = e.detail
                 continue
+            read_ms = int(self._clock() * 1000)
             if not quotes:
                 continue
-            rr = rr25_constant_maturity(quotes, now_ms)
+            rr = rr25_constant_maturity(quotes, read_ms)
             if rr is None:
                 log.info("%s: %s options listed but no 25-delta pair brackets", name, asset)
                 continue
-            self._record_skew(asset, now_ms, rr)
-            return _Skew(rr, name, now_ms, tuple(failed))
-        if failed and len(failed) == len(
-            [v for v in self.settings.options_venues if v in self._venues]
-        ):
+            return _Skew(rr, name, read_ms, failed)
+        if failed and len(failed) == tried:
             raise _AllFailed(failed)
-        return _Skew(None, None, now_ms, tuple(failed))
+        return _Skew(None, None, int(self._clock() * 1000), failed)
 
-    def _record_skew(self, asset: str, ts: int, rr: float) -> None:
-        if self.store is None:
-            return
-        try:
-            self.store.record_samples(asset, SKEW_METRIC, [(ts, rr)])
-        except sqlite3.Error as e:
-            log.warning("recording skew for %s failed: %s", asset, e)
-
-    async def _option_quotes(self, name: str, asset: str) -> list[OptionQuote]:
+    async def _option_quotes(self, name: str, asset: str, deadline: float) -> list[OptionQuote]:
         if name == "deribit":
             currency = asset if asset in DERIBIT_INVERSE else "USDC"
             book = await self._cache.get(
                 ("*", f"deribit_book:{currency}"),
                 SKEW_TTL_S,
-                _bind(self._fetch_deribit_book, currency),
+                _bind(self._fetch_deribit_book, currency, deadline),
             )
             return [q for base, q in book if base == asset]
         if name == "okx":
-            return await self._okx_option_quotes(asset)
+            return await self._listed_options(
+                "okx",
+                "option summary",
+                self._venues["okx"].exchange.publicGetPublicOptSummary,
+                {"uly": f"{asset}-USD"},
+                lambda answer: convert.okx_opt_summary(answer, asset),
+                deadline,
+            )
         if name == "bybit":
-            return await self._bybit_option_quotes(asset)
+            return await self._listed_options(
+                "bybit",
+                "option tickers",
+                self._venues["bybit"].exchange.publicGetV5MarketTickers,
+                {"category": "option", "baseCoin": asset},
+                lambda answer: convert.bybit_option_tickers(answer, asset),
+                deadline,
+            )
         log.warning("options venue %s is not supported", name)
         return []
 
-    async def _fetch_deribit_book(self, currency: str) -> list[tuple[str, OptionQuote]]:
+    async def _listed_options(
+        self,
+        name: str,
+        what: str,
+        fn: Callable[..., Awaitable[Any]],
+        params: dict[str, str],
+        validate: Callable[[Any], list[OptionQuote]],
+        deadline: float,
+    ) -> list[OptionQuote]:
+        try:
+            return await self.policy.call(  # type: ignore[no-any-return]
+                name,
+                what,
+                fn,
+                params,
+                deadline=deadline,
+                validate=validate,
+                absent_on=(BadRequest,),
+            )
+        except BadRequest:
+            return []  # the venue lists no options on this underlying
+
+    async def _fetch_deribit_book(
+        self, currency: str, deadline: float
+    ) -> list[tuple[str, OptionQuote]]:
         """One `get_book_summary_by_currency` request: every option of the currency."""
         ex = self._venues["deribit"].exchange
-        response = await self._call(
+        return await self.policy.call(  # type: ignore[no-any-return]
             "deribit",
             "book summary",
             ex.publicGetGetBookSummaryByCurrency,
             {"currency": currency, "kind": "option"},
+            deadline=deadline,
+            validate=convert.deribit_book,
         )
-        result: list[tuple[str, OptionQuote]] = []
-        for row in response.get("result") or []:
-            quote = _quote(
-                row.get("instrument_name"), row.get("mark_iv"), row.get("underlying_price"), 1.0
-            )
-            if quote is not None:
-                result.append(quote)
-        return result
 
-    async def _okx_option_quotes(self, asset: str) -> list[OptionQuote]:
-        ex = self._venues["okx"].exchange
-        try:
-            response = await self._call(
-                "okx",
-                "option summary",
-                ex.publicGetPublicOptSummary,
-                {"uly": f"{asset}-USD"},
-                absent_on=(BadRequest,),
-            )
-        except BadRequest:
-            return []  # OKX lists no options on this underlying
-        rows = [
-            _quote(r.get("instId"), r.get("markVol"), r.get("fwdPx"), 100.0)
-            for r in response.get("data") or []
-        ]
-        return [q for base, q in filter(None, rows) if base == asset]
 
-    async def _bybit_option_quotes(self, asset: str) -> list[OptionQuote]:
-        ex = self._venues["bybit"].exchange
-        try:
-            response = await self._call(
-                "bybit",
-                "option tickers",
-                ex.publicGetV5MarketTickers,
-                {"category": "option", "baseCoin": asset},
-                absent_on=(BadRequest,),
-            )
-        except BadRequest:
-            return []
-        rows = [
-            _quote(r.get("symbol"), r.get("markIv"), r.get("underlyingPrice"), 100.0)
-            for r in (response.get("result") or {}).get("list") or []
-        ]
-        return [q for base, q in filter(None, rows) if base == asset]
+# ---- assembly ---------------------------------------------------------------------------
+
+
+def _assemble(
+    asset: str,
+    asof_ms: int,
+    listing: list[str],
+    unreachable: dict[str, str],
+    results: dict[str, Any],
+    late: dict[str, tuple[str, str]],
+    market: LiveMarket,
+) -> AssetData:
+    """Build the AssetData of one check from its jobs' results, naming every failure."""
+    failed: dict[str, str] = dict(unreachable)
+
+    def mark(venue: str, reason: str) -> None:
+        if venue:
+            failed.setdefault(venue, reason)
+
+    for venue, reason in late.values():
+        mark(venue, reason)
+    # this check's own failures first: a cached part may carry an older reason
+    for value in results.values():
+        if isinstance(value, _AllFailed):
+            for venue, reason in value.failed.items():
+                mark(venue, reason)
+        elif isinstance(value, VenueUnavailable):
+            mark(value.venue, value.detail)
+    for value in results.values():
+        if isinstance(value, _Price | _Skew):
+            for venue, reason in value.failed.items():
+                mark(venue, market.policy.cooling(venue) or reason)
+        elif isinstance(value, _Funding) and value.history_failure:
+            mark(value.venue, value.history_failure)
+
+    price = results.get("price")
+    price = price if isinstance(price, _Price) else None
+    cut = price.read_ms if price else asof_ms
+    ohlcv_1d = convert.closed_ohlcv(price.rows_1d if price else [], cut, DAY_MS)
+    ohlcv_1h = convert.closed_ohlcv(price.rows_1h if price else [], cut, HOUR_MS)
+    oi_1h: dict[str, Any] = {}
+    oi_1d: dict[str, Any] = {}
+    for v in listing:
+        for key, frame, into in (("oi_1h", ohlcv_1h, oi_1h), ("oi_1d", ohlcv_1d, oi_1d)):
+            part = results.get(f"{key}:{v}")
+            if not isinstance(part, _Oi):
+                continue
+            usd = convert.oi_usd(part.bars, part.in_base, frame)
+            if len(usd):
+                into[v] = usd
+            elif part.in_base:
+                label = "open interest 1h" if key == "oi_1h" else "open interest 1d"
+                mark(v, f"{label}: in {asset}, no price to value it in USD")
+    funding = tuple(
+        VenueFunding(
+            venue=f.venue,
+            rate=f.rate,
+            interval_hours=f.interval_hours,
+            oi_usd=convert.last_value(oi_1h.get(f.venue))
+            or convert.last_value(oi_1d.get(f.venue)),
+            history=convert.series(f.history),
+        )
+        for v in listing
+        if isinstance(f := results.get(f"funding:{v}"), _Funding)
+    )
+    skew = results.get("skew")
+    fresh = skew if isinstance(skew, _Skew) and skew.rr is not None else None
+    skew_series = convert.series([(fresh.ts, fresh.rr)] if fresh and fresh.rr is not None else [])
+    mmr = results.get("mmr")
+    mmr_value = mmr if isinstance(mmr, float) else None
+    sources: dict[str, Any] = {
+        "price": price.venue if price else None,
+        "oi": list(oi_1h),
+        "oi_1d": list(oi_1d),
+        "funding": [f.venue for f in funding],
+        "skew": fresh.venue if fresh else None,
+        "mmr": "bybit" if mmr_value is not None else "default",
+        "fetched_at": asof_ms,
+    }
+    data = AssetData(
+        asset=asset,
+        ohlcv_1d=ohlcv_1d,
+        ohlcv_1h=ohlcv_1h,
+        oi_usd_1h=convert.sum_common(oi_1h.values()),
+        oi_usd_1d=convert.sum_common(oi_1d.values()),
+        funding=funding,
+        skew_rr25_30d=skew_series,
+        mmr=mmr_value if mmr_value is not None else DEFAULT_MMR,
+        sources=sources,
+        venues_used=_used_venues(sources),
+        venues_failed=failed,
+    )
+    if not data.has_any_data():
+        detail = "; ".join(f"{v}: {r}" for v, r in failed.items())
+        raise NoMarketData(asset, "every venue failed: " + detail)
+    return data
 
 
 # ---- helpers ----------------------------------------------------------------------------
 
 
+def _venue_oi_usd(venue: str, oi_1h: dict[str, Any], oi_1d: dict[str, Any]) -> float | None:
+    """A venue's funding weight: its newest hourly OI in USD, else its newest daily one."""
+    return convert.last_value(oi_1h.get(venue)) or convert.last_value(oi_1d.get(venue))
+
+
+def _markets_reason(detail: str) -> str:
+    return detail if detail.startswith("markets") else f"markets: {detail}"
+
+
+def _non_empty(answer: Any) -> Any:
+    if isinstance(answer, list) and not answer:
+        raise EmptyAnswer("no rows")
+    return answer
+
+
 def _used_venues(sources: dict[str, Any]) -> tuple[str, ...]:
     """Every venue named as the source of some metric, in first-use order."""
     names: list[str] = []
-    for key in ("price", "oi", "funding", "skew", "mmr"):
+    for key in ("price", "oi", "oi_1d", "funding", "skew", "mmr"):
         value = sources.get(key)
         for name in value if isinstance(value, list) else [value]:
             if isinstance(name, str) and name != "default" and name not in names:
@@ -711,10 +715,6 @@ def _same_parts(old: list[Any], new: list[Any]) -> bool:
             a[0] == b[0] and a[1] is b[1] for a, b in zip(old_results, new_results, strict=True)
         )
     )
-
-
-def _series(rows: Sequence[tuple[int, float]]) -> pd.Series:
-    return series_from_rows([(float(ts), value) for ts, value in rows])
 
 
 async def _all_or_none(*aws: Awaitable[Any]) -> list[Any]:
@@ -775,101 +775,4 @@ def _is_usdt_perp(market: dict[str, Any]) -> bool:
         and market.get("quote") == "USDT"
         and market.get("settle") == "USDT"
         and market.get("active") is not False
-    )
-
-
-def _candle_rows(rows: list[list[Any]]) -> list[list[float]]:
-    return [
-        [float(r[0]), *(float(x) for x in r[1:6])]
-        for r in rows
-        if len(r) >= 6 and all(x is not None for x in r[:6])
-    ]
-
-
-def _ohlcv(rows: list[list[float]], now_ms: int, bar_ms: int) -> pd.DataFrame:
-    """Closed candles only: the bar still forming at `now_ms` is dropped."""
-    closed = sorted((r for r in rows if int(r[0]) + bar_ms <= now_ms), key=lambda r: r[0])
-    return frame_from_rows([[int(r[0]), *r[1:6]] for r in closed], OHLCV_COLUMNS)
-
-
-def _points(history: list[dict[str, Any]], key: str, bar_ms: int) -> list[tuple[int, float]]:
-    """`[ts, value]` rows on bar boundaries (a venue's ts may lag the boundary by a little)."""
-    by_ts: dict[int, float] = {}
-    for h in history:
-        ts, value = h.get("timestamp"), h.get(key)
-        if ts is None or value is None:
-            continue
-        by_ts[int(ts) - int(ts) % bar_ms] = float(value)
-    return sorted(by_ts.items())
-
-
-def _oi_usd(
-    rows: list[tuple[int, float]], in_base: bool, ohlcv: pd.DataFrame, bar_ms: int
-) -> pd.Series:
-    """OI in USD; base-coin amounts × the close of the bar ending at that point."""
-    series = _series(rows)
-    if not in_base or not len(series):
-        return series
-    if not len(ohlcv):
-        return _series([])
-    closes = pd.Series(
-        ohlcv["close"].to_numpy(), index=ohlcv.index.to_numpy() + bar_ms, dtype="float64"
-    )
-    price = closes.reindex(series.index, method="ffill")
-    usd = (series * price.to_numpy()).dropna()
-    usd.index.name = "ts"
-    return usd
-
-
-def _sum_common(series: list[pd.Series]) -> pd.Series:
-    """Sum over venues at the bars every venue has (a venue's short history trims the sum)."""
-    present = [s for s in series if len(s)]
-    if not present:
-        return _series([])
-    frame = pd.concat(present, axis=1, join="inner")
-    total = frame.sum(axis=1).astype("float64")
-    total.index.name = "ts"
-    return total.sort_index()
-
-
-def _last_value(series: pd.Series | None) -> float | None:
-    if series is None or not len(series):
-        return None
-    return float(series.iloc[-1])
-
-
-def _interval_hours(interval: Any) -> float | None:
-    """ccxt's funding interval string ('8h', '4h', '1h') in hours."""
-    if not isinstance(interval, str) or not interval.endswith("h"):
-        return None
-    try:
-        hours = float(interval[:-1])
-    except ValueError:
-        return None
-    return hours if hours > 0 else None
-
-
-def _interval_from_history(rows: list[tuple[int, float]]) -> float | None:
-    """The usual spacing of settlements, for a venue that does not say its interval."""
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(rows) if b[0] > a[0]]
-    if not gaps:
-        return None
-    return round(statistics.median(gaps) / HOUR_MS, 2)
-
-
-def _quote(name: Any, iv: Any, forward: Any, iv_scale: float) -> tuple[str, OptionQuote] | None:
-    """An option quote from its name, mark IV (× iv_scale → vol points) and forward."""
-    if not isinstance(name, str) or iv in (None, "") or forward in (None, ""):
-        return None
-    parsed = parse_option_name(name)
-    if parsed is None:
-        return None
-    try:
-        iv_points, fwd = float(iv) * iv_scale, float(forward)
-    except (TypeError, ValueError):
-        return None
-    if iv_points <= 0 or fwd <= 0:
-        return None
-    return parsed.base, OptionQuote(
-        parsed.expiry_ms, parsed.strike, parsed.is_call, iv_points, fwd
     )

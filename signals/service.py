@@ -90,18 +90,28 @@ class SnapshotSource:
 
 
 class LiveSource:
-    """Market state from the venues (ccxt REST), with liquidations from the local store."""
+    """Market state from the venues (ccxt REST), with liquidations and skew history from the
+    local store (both recorded here, next to each other, never by the REST module)."""
 
     def __init__(self, settings: Settings, store: Store | None, market: Any = None) -> None:
         from signals.live import LiveMarket
 
         self.settings = settings
         self.store = store
-        self.market = market if market is not None else LiveMarket(settings, store)
+        self.market = market if market is not None else LiveMarket(settings)
 
-    async def start(self) -> None:
-        """Create exchanges and load markets."""
+    @property
+    def policy(self) -> Any:
+        """The request policy of the live venues (shared with the liquidation backfill)."""
+        return getattr(self.market, "policy", None)
+
+    async def start(self, wait_for_markets: bool = True) -> None:
+        """Create exchanges and load markets: waited for (up to one request timeout) by the
+        bot, whose commands need the asset list; a one-shot check waits for them inside its
+        own budget instead."""
         await self.market.start()
+        if wait_for_markets:
+            await self.market.ready(self.settings.request_timeout_s)
 
     async def close(self) -> None:
         """Close every exchange."""
@@ -112,21 +122,38 @@ class LiveSource:
         return set(self.market.known_assets())
 
     async def fetch_asset(self, asset: str) -> tuple[int, AssetData]:
-        """Live inputs, with the collector's liquidation buckets and their coverage merged in."""
+        """Live inputs, with the collector's liquidation buckets, their coverage and the
+        recorded skew history merged in (the fresh skew sample is recorded first)."""
         asof, data = await self.market.fetch_asset(asset)
         if self.store is None:
             return asof, data
+        frame, coverage, skew, skew_since = await asyncio.to_thread(self._read_history, data, asof)
+        sources = {**data.sources, "skew_history_since": skew_since}
+        return asof, dataclasses.replace(
+            data,
+            liquidations_1h=frame,
+            liq_coverage=coverage,
+            skew_rr25_30d=skew,
+            sources=sources,
+        )
+
+    def _read_history(self, data: AssetData, asof: int) -> tuple[Any, Any, Any, int | None]:
+        """Store I/O of one check, off the event loop: record skew, read liquidations and skew."""
+        from signals.skew_history import record_skew, skew_with_history
+
+        assert self.store is not None
         th = self.settings.thresholds
+        record_skew(self.store, data.asset, data.skew_rr25_30d)
         # read_liquidations degrades itself on a broken store (the flag is then unknown)
-        frame, coverage = await asyncio.to_thread(
-            read_liquidations,
+        frame, coverage = read_liquidations(
             self.store,
-            asset,
+            data.asset,
             asof,
             hours=th.liq_window_buckets,
             min_buckets=th.liq_min_buckets,
         )
-        return asof, dataclasses.replace(data, liquidations_1h=frame, liq_coverage=coverage)
+        skew, since = skew_with_history(self.store, data.asset, asof, data.skew_rr25_30d)
+        return frame, coverage, skew, since
 
 
 class CheckService:
@@ -153,13 +180,20 @@ class CheckService:
             self.store = Store(self.settings.store_path)
         return LiveSource(self.settings, self.store)
 
-    async def start(self, *, collect: bool = False) -> None:
-        """Start the source (markets) and, for live data, the liquidation collector."""
-        await self.source.start()
+    async def start(self, *, collect: bool = False, wait_for_markets: bool = True) -> None:
+        """Start the source (markets) and, for live data, the liquidation collector.
+
+        A one-shot command passes wait_for_markets=False: its check's budget covers them."""
+        if isinstance(self.source, LiveSource):
+            await self.source.start(wait_for_markets=wait_for_markets)
+        else:
+            await self.source.start()
         if collect and isinstance(self.source, LiveSource) and self.store is not None:
             from signals.collector import LiquidationCollector
 
-            self.collector = LiquidationCollector(self.settings, self.store)
+            self.collector = LiquidationCollector(
+                self.settings, self.store, policy=self.source.policy
+            )
             await self.collector.start()
 
     async def close(self) -> None:

@@ -103,8 +103,8 @@ def venues_at_now(
     with serve_in_thread(scenario) as server:
         clock = Clock(scenario.now_ms)
 
-        def live_market(settings: Settings, store: Store | None = None) -> LiveMarket:
-            return LiveMarket(settings, store, exchange_factory=server.exchange, clock=clock)
+        def live_market(settings: Settings) -> LiveMarket:
+            return LiveMarket(settings, exchange_factory=server.exchange, clock=clock)
 
         monkeypatch.setattr(signals.live, "LiveMarket", live_market)
         yield server
@@ -205,7 +205,7 @@ def collect(monkeypatch: pytest.MonkeyPatch, start_ms: int, liqs: list[Liq]) -> 
     """`cli.main(["collect", "ETH"])` from start_ms until NOW_MS, streaming `liqs`."""
     run = CollectRun(Clock(start_ms), liqs, {v: FakeStream(f"wss://{v}") for v in VENUES})
 
-    def fake_pro(venue: str) -> Any:
+    def fake_pro(venue: str, base_url: str | None = None) -> Any:
         return make_fake(venue, run.streams[venue], ("ETH",))
 
     class ScriptedCollector(LiquidationCollector):

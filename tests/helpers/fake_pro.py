@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -38,6 +39,11 @@ class FakeStream:
         self.subscriptions: set[str] = set()
         self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = defaultdict(asyncio.Queue)
         self.waiting: dict[str, int] = defaultdict(int)
+        # per key: messages pushed, messages a watcher resumed with, receive calls started —
+        # a watcher that started a receive after taking the last message has processed it
+        self.pushed: dict[str, int] = defaultdict(int)
+        self.taken: dict[str, int] = defaultdict(int)
+        self.receives: dict[str, int] = defaultdict(int)
 
     def connect(self) -> FakeConnection:
         """Join the open connection or open one (unless told to refuse)."""
@@ -54,6 +60,7 @@ class FakeStream:
         if self.connection is None:
             return False
         self._queues[key].put_nowait(json.loads(json.dumps(message)))
+        self.pushed[key] += 1
         return True
 
     def drop(self) -> None:
@@ -66,11 +73,13 @@ class FakeStream:
         """The next message on `key`, or NetworkError when the connection drops first."""
         self.subscriptions.add(key)
         self.waiting[key] += 1
+        self.receives[key] += 1
         get = asyncio.ensure_future(self._queues[key].get())
         closed = asyncio.ensure_future(connection.closed.wait())
         try:
             await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
             if get.done():
+                self.taken[key] += 1
                 return get.result()
             raise ccxt.NetworkError("fake: connection closed by remote server")
         finally:
@@ -84,10 +93,15 @@ class FakeStream:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             drained = all(q.empty() for q in self._queues.values())
+            processed = all(self.taken[k] >= self.pushed[k] for k in self.pushed)
             if (
                 drained
+                and processed
                 and self.subscriptions
-                and all(self.waiting[k] > 0 for k in self.subscriptions)
+                and all(
+                    self.waiting[k] > 0 and self.receives[k] > self.taken[k]
+                    for k in self.subscriptions
+                )
             ):
                 return
             await asyncio.sleep(0.005)
@@ -249,11 +263,29 @@ def make_fake(venue: str, stream: FakeStream, assets: tuple[str, ...]) -> Any:
 RestHandler = Callable[[str, dict[str, list[str]]], Any]
 
 
+@dataclass(frozen=True)
+class HttpReply:
+    """A raw HTTP answer for a fake REST venue: status, body text, headers (faults, pages)."""
+
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class _FakeRest:
-    """ccxt's HTTP edge answered by `handler(path, query)`; every call is logged."""
+    """ccxt's HTTP edge answered by `handler(path, query)`; every call is logged.
+
+    The answer goes through what ccxt's own `fetch` does with a response — the exchange's
+    `on_rest_response` (where the request policy validates it), JSON parsing, the venue's
+    error mapping and the HTTP status mapping — so faults are faults at the HTTP layer.
+    """
 
     handler: RestHandler
     calls: list[tuple[str, dict[str, list[str]]]]
+    on_rest_response: Callable[..., Any]
+    parse_json: Callable[[Any], Any]
+    handle_errors: Callable[..., Any]
+    handle_http_status_code: Callable[..., Any]
 
     async def fetch(
         self, url: str, method: str = "GET", headers: Any = None, body: Any = None
@@ -261,7 +293,18 @@ class _FakeRest:
         parsed = urlparse(url)
         query = parse_qs(parsed.query)
         self.calls.append((parsed.path, query))
-        return self.handler(parsed.path, query)
+        reply = self.handler(parsed.path, query)
+        if not isinstance(reply, HttpReply):
+            reply = HttpReply(200, json.dumps(reply))
+        text = self.on_rest_response(
+            reply.status, "", url, method, reply.headers, reply.body, headers, body
+        )
+        answer = self.parse_json(text)
+        self.handle_errors(
+            reply.status, "", url, method, reply.headers, text, answer, headers, body
+        )
+        self.handle_http_status_code(reply.status, "", url, method, text)
+        return answer if answer is not None else text
 
 
 class FakeGate(_FakeRest, ccxtpro.gate):
@@ -285,9 +328,19 @@ def make_fake_rest(venue: str, handler: RestHandler) -> Any:
 
 
 def binance_force_order(
-    symbol: str, side: str, qty: str, avg_price: str, ts: int, price: str | None = None
+    symbol: str,
+    side: str,
+    qty: str,
+    avg_price: str,
+    ts: int,
+    price: str | None = None,
+    last_fill: str | None = None,
 ) -> dict[str, Any]:
-    """A Binance USDⓈ-M `forceOrder` event (all-market stream)."""
+    """A Binance USDⓈ-M `forceOrder` event (all-market stream), filled `qty` at `avg_price`.
+
+    Shaped like the recorded frames in tests/fixtures/binanceusdm: the limit price `p` is
+    not the average `ap`, and `l` (the last fill only) is smaller than `z` when the order
+    swept several levels (`last_fill`)."""
     return {
         "e": "forceOrder",
         "E": ts + 2,
@@ -300,7 +353,7 @@ def binance_force_order(
             "p": price or avg_price,
             "ap": avg_price,
             "X": "FILLED",
-            "l": qty,
+            "l": last_fill or qty,
             "z": qty,
             "T": ts,
         },

@@ -328,3 +328,156 @@ async def test_a_task_dying_of_a_bug_is_logged_not_silent(
     await collector.start()
     await wait_for(lambda: "liquidation task liq-okx died" in caplog.text)
     await collector.stop()
+
+
+# ---- recorded frames through the real ccxt.pro parsers (tests/fixtures/<venue>/) ------------
+
+
+class RecordedRig(Rig):
+    """A Rig whose clock sits at the recorded frames' own time (2026-10-09)."""
+
+    def __init__(self, tmp_path: Path, start_ms: int, venues: tuple[str, ...] = VENUES) -> None:
+        super().__init__(tmp_path, venues)
+        self.clock.ms = start_ms
+
+
+RECORDED_T = 1_791_565_600_000  # 2026-10-09 06:26:40 UTC, just before the recorded frames
+
+
+async def test_a_recorded_multi_fill_binance_order_counts_its_whole_filled_size(
+    tmp_path: Path,
+) -> None:
+    from tests.helpers.recorded import event_of, frames
+
+    rig = RecordedRig(tmp_path, RECORDED_T)
+    await rig.collector.start()
+    try:
+        await rig.idle()
+        # 0.190 BTC filled at an average 82,651.90; its last fill alone was 0.155
+        rig.streams["binanceusdm"].push(
+            event_of(frames("binanceusdm", "force_order_frames.jsonl")[0])
+        )
+        rig.streams["bybit"].push(
+            frames("bybit", "all_liquidation_frames.jsonl")[0], key="BTCUSDT"
+        )
+        rig.streams["okx"].push(frames("okx", "liquidation_orders_frames.jsonl")[0])
+        await rig.idle()
+        assert rig.minutes("BTC") == {
+            ("binanceusdm", "long"): pytest.approx(0.190 * 82651.90),
+            ("bybit", "long"): pytest.approx(0.006 * 82396.90 + 0.038 * 82394.30),
+            ("okx", "long"): pytest.approx(8.55 * 0.01 * 82655.7),
+        }
+    finally:
+        await rig.collector.stop()
+
+
+async def test_okx_replaying_its_last_frame_after_a_restart_counts_once(tmp_path: Path) -> None:
+    from tests.helpers.recorded import frames
+
+    frame = frames("okx", "liquidation_orders_frames.jsonl")[0]  # BTC long, ts …600771
+    first = RecordedRig(tmp_path, RECORDED_T, venues=("okx",))
+    await first.collector.start()
+    try:
+        await first.idle()
+        first.clock.ms = RECORDED_T + 2_000
+        first.streams["okx"].push(frame)
+        await first.idle()
+        first.clock.ms = RECORDED_T + 60_000
+    finally:
+        await first.collector.stop()
+    counted = first.minutes("BTC")
+    assert counted == {("okx", "long"): pytest.approx(8.55 * 0.01 * 82655.7)}
+
+    # a new process on the same store: OKX sends the frame again on (re)subscribe
+    second = RecordedRig(tmp_path, RECORDED_T + 120_000, venues=("okx",))
+    second.store = first.store
+    second.collector._store = first.store  # the same file, as a restarted bot opens it
+    await second.collector.start()
+    try:
+        await second.idle()
+        second.streams["okx"].push(frame)
+        await second.idle()
+        assert second.minutes("BTC") == counted
+        assert second.collector.duplicates == 1
+    finally:
+        await second.collector.stop()
+
+
+async def test_an_unreadable_binance_message_is_skipped_and_the_stream_stays_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.helpers.recorded import event_of, frames
+
+    recorded = frames("binanceusdm", "force_order_frames.jsonl")
+    rig = RecordedRig(tmp_path, RECORDED_T, venues=("binanceusdm",))
+    await rig.collector.start()
+    try:
+        await rig.idle()
+        await wait_for(lambda: rig.collector.live_venues == ("binanceusdm",))
+        stream = rig.streams["binanceusdm"]
+        stream.push(event_of(recorded[0]))
+        stream.push({"e": "forceOrder", "E": 1791565603100, "o": "unreadable"})  # ccxt raises
+        # line 6 (BTCUSDT BUY 0.001 @ 83,598.50) re-stamped after line 1, so ccxt's own
+        # "since" filter keeps it
+        later = event_of(recorded[5])
+        later = {**later, "E": 1791565604000, "o": {**later["o"], "T": 1791565604000}}
+        stream.push(later)
+        await rig.idle()
+        assert rig.collector.bad_messages == 1
+        assert rig.collector.live_venues == ("binanceusdm",)
+        assert stream.connects == 1  # the connection was never dropped for it
+        assert rig.minutes("BTC") == {
+            ("binanceusdm", "long"): pytest.approx(0.190 * 82651.90),
+            ("binanceusdm", "short"): pytest.approx(0.001 * 83598.50),
+        }
+        assert "skipped an unreadable liquidation message" in caplog.text
+    finally:
+        await rig.collector.stop()
+
+
+async def test_a_stream_task_dying_of_a_bug_closes_its_coverage(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, venues=("okx",))
+    await rig.collector.start()
+    try:
+        await rig.idle()
+        await wait_for(lambda: rig.collector.live_venues == ("okx",))
+        rig.clock.ms += 30_000
+        await rig.collector.flush()
+        died_at = rig.clock.ms = rig.clock.ms + 10_000
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a bug, not a network fault")
+
+        rig.exchanges["okx"].watch_liquidations_for_symbols = broken
+        rig.streams["okx"].push(
+            okx_liquidation_orders("BTC-USDT-SWAP", [("long", "sell", "1", "1", 1)])
+        )
+        await wait_for(lambda: rig.collector.live_venues == ())
+        rig.clock.ms += 600_000  # ten minutes later nothing may still claim coverage
+        await rig.collector.flush()
+        [span] = rig.store.read_liq_coverage("BTC", 0, 2**62)
+        assert span.end_ms == died_at
+    finally:
+        await rig.collector.stop()
+
+
+async def test_a_batch_whose_flush_is_cancelled_still_reaches_the_store(tmp_path: Path) -> None:
+    import threading
+
+    rig = Rig(tmp_path, venues=("binanceusdm",))
+    await rig.collector.start()
+    await rig.idle()
+    # hold the writer thread: the flush loop's next batch waits in its queue
+    hold = threading.Event()
+    assert rig.collector._writer is not None
+    rig.collector._writer.submit(hold.wait, 5)
+    rig.streams["binanceusdm"].push(binance_force_order("ETHUSDT", "BUY", "1", "3000", H0))
+    await rig.streams["binanceusdm"].idle()
+    await wait_for(lambda: not rig.collector._pending)  # the flush loop took the batch
+    # stop() cancels the flush loop while that batch is still queued: it must not be dropped
+    threading.Timer(0.2, hold.set).start()
+    await rig.collector.stop()
+    store = Store(rig.store.path)
+    assert store.read_liq_minutes("ETH", 0, 2**62) == [
+        LiqMinute("ETH", "binanceusdm", "short", H0, 3000.0, 1)
+    ]

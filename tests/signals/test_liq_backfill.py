@@ -17,6 +17,8 @@ from signals.liq_history import read_liquidations
 from signals.market import HOUR_MS
 from signals.store import CoverageSpan, Store
 from tests.helpers.fake_pro import make_fake_rest
+from tests.helpers.venues.gate import gate_handler
+from tests.helpers.venues.htx import htx_handler, htx_orders
 
 H0 = 1_779_000_000_000 - 1_779_000_000_000 % HOUR_MS
 BAR = 300_000
@@ -28,66 +30,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.ms / 1000
-
-
-def gate_handler(clock: Clock, long_usd: float = 10.0) -> Any:
-    """Gate's contract_stats: 5-minute bars from `from`, the open bar included."""
-
-    def handle(path: str, query: dict[str, list[str]]) -> Any:
-        assert path.endswith("/futures/usdt/contract_stats")
-        assert query["interval"] == ["5m"]
-        start = int(query["from"][0]) * 1000
-        limit = int(query["limit"][0])
-        bars: list[dict[str, str]] = []
-        ts = start
-        while ts <= clock.ms and len(bars) < limit:
-            bars.append(
-                {
-                    "time": str(ts // 1000),
-                    "long_liq_usd": str(long_usd),
-                    "short_liq_usd": "2.5" if ts % HOUR_MS == 0 else "0",
-                    "long_liq_size": "1",
-                    "short_liq_size": "0",
-                    "lsr_taker": "1.1",
-                    "open_interest_usd": "1000000",
-                    "mark_price": "60000",
-                }
-            )
-            ts += BAR
-        return bars
-
-    return handle
-
-
-def htx_orders(start: int, n: int, step_ms: int) -> list[dict[str, Any]]:
-    """n HTX linear liquidation orders from start, alternating long and short."""
-    return [
-        {
-            "id": str(9000 + i),
-            "contract_code": "BTC-USDT",
-            "liquidation_time": str(start + i * step_ms),
-            "side": "sell" if i % 2 == 0 else "buy",
-            "position_side": "long" if i % 2 == 0 else "short",
-            "volume": "2",
-            "amount": "0.002",
-            "bankrupt_price": "60000",
-            "trade_turnover": "120",
-        }
-        for i in range(n)
-    ]
-
-
-def htx_handler(orders: list[dict[str, Any]]) -> Any:
-    """HTX v5 liquidation_orders: newest first within [start_time, end_time], `limit` rows."""
-
-    def handle(path: str, query: dict[str, list[str]]) -> Any:
-        assert path.endswith("/v5/market/liquidation_orders")
-        lo, hi = int(query["start_time"][0]), int(query["end_time"][0])
-        rows = [o for o in orders if lo <= int(o["liquidation_time"]) <= hi]
-        rows.sort(key=lambda o: int(o["liquidation_time"]), reverse=True)
-        return {"code": 200, "message": "Success", "data": rows[: int(query["limit"][0])]}
-
-    return handle
 
 
 @pytest.fixture
@@ -215,3 +157,77 @@ async def test_the_collector_backfills_at_start(tmp_path: Path) -> None:
         assert (coverage.venues, len(frame)) == (("gate",), 168)
     finally:
         await collector.stop()
+
+
+# ---- the one request policy (defect 13): timeouts, Retry-After, answers validated ----------
+
+
+async def test_a_429_with_retry_after_cools_htx_down_and_the_next_round_asks_nothing(
+    store: Store,
+) -> None:
+    from signals.venue_policy import RequestPolicy
+    from tests.helpers.fake_pro import HttpReply
+
+    clock = Clock(H0)
+
+    def limited(path: str, query: dict[str, list[str]]) -> Any:
+        return HttpReply(429, '{"status":"error","err_msg":"too many"}', {"Retry-After": "120"})
+
+    htx = make_fake_rest("htx", limited)
+    policy = RequestPolicy(2.0, clock, revive=False)
+    filler = Backfiller(
+        store, ("BTC",), ("htx",), lambda venue: htx, clock=clock, hours=2, policy=policy
+    )
+    try:
+        assert (await filler.run_once())[("htx", "BTC")] is None
+        assert len(htx.calls) == 1  # not retried
+        assert policy.cooling("htx") == "HTTP 429, cooling down 120 s"
+        clock.ms += 60_000
+        await filler.run_once()
+        assert len(htx.calls) == 1  # cooling down: the backfill's next round did not ask
+        clock.ms += 61_000
+        await filler.run_once()
+        assert len(htx.calls) == 2  # the cool-down is over
+    finally:
+        await htx.close()
+
+
+async def test_an_html_page_with_status_200_stores_nothing_and_claims_no_coverage(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.helpers.fake_pro import HttpReply
+
+    clock = Clock(H0)
+    page = HttpReply(200, "<html><body>502 Bad Gateway</body></html>", {})
+    gate = make_fake_rest("gate", lambda path, query: page)
+    filler = Backfiller(store, ("BTC",), ("gate",), lambda venue: gate, clock=clock, hours=2)
+    try:
+        assert (await filler.run_once())[("gate", "BTC")] is None
+        assert store.read_liq_coverage("BTC", 0, 2**62) == []
+        assert "malformed answer to contract stats (HTML page)" in caplog.text
+    finally:
+        await gate.close()
+
+
+async def test_a_hung_venue_times_out_under_the_policy(store: Store) -> None:
+    from signals.venue_policy import RequestPolicy
+
+    clock = Clock(H0)
+    htx = make_fake_rest("htx", htx_handler([]))
+
+    async def hang(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(30)
+
+    htx.contract_public_get_v5_market_liquidation_orders = hang
+    policy = RequestPolicy(0.2, clock, revive=False)
+    filler = Backfiller(
+        store, ("BTC",), ("htx",), lambda venue: htx, clock=clock, hours=2, policy=policy
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        t0 = loop.time()
+        assert (await filler.run_once())[("htx", "BTC")] is None
+        assert loop.time() - t0 < 1.0
+        assert policy.cooling("htx") == "timeout after 0.2 s, cooling down 30 s"
+    finally:
+        await htx.close()

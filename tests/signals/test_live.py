@@ -10,6 +10,7 @@ import pytest
 from settings import Settings
 from signals.derived import compute_market
 from signals.market import AssetData
+from signals.service import LiveSource
 from signals.snapshot import load_snapshot, write_snapshot
 from signals.store import Store
 from signals.thresholds import Thresholds
@@ -115,23 +116,36 @@ async def test_binance_oi_is_its_usd_value() -> None:
     scenario = units_scenario(("binanceusdm",))
     h = scenario.hour_start
     data = await fetch_once(scenario)
-    # sumOpenInterestValue: 1000 ETH valued at Binance's mark (close × 1.0005)
-    assert data.oi_usd_1h[h] == pytest.approx(1000 * 147 * 1.0005)
-    assert data.oi_usd_1h[h - HOUR_MS] == pytest.approx(1000 * 146 * 1.0005)
+    # sumOpenInterestValue: 1000 ETH valued at Binance's mark (close × 1.0005); the snapshot
+    # stamped h is the OI at the close of the bar that opened an hour earlier
+    assert data.oi_usd_1h[h - HOUR_MS] == pytest.approx(1000 * 147 * 1.0005)
+    assert data.oi_usd_1h[h - 2 * HOUR_MS] == pytest.approx(1000 * 146 * 1.0005)
     assert len(data.oi_usd_1h) == 48
+
+
+async def test_the_newest_oi_snapshot_is_the_newest_closed_bar() -> None:
+    # defect 10: the snapshot stamped at the top of the hour (~30 min old at 12:30) was read
+    # as the bar OPENING then, so the engine cut it as unclosed and used the one before
+    scenario = units_scenario(("binanceusdm",))
+    async with live(scenario) as (market, _, _c):
+        asof, data = await market.fetch_asset("ETH")
+    assert data.oi_usd_1h.index[-1] == data.ohlcv_1h.index[-1]  # both end at the 11:00 bar
+    state = compute_market(data, asof, Thresholds())
+    assert state.oi_usd == pytest.approx(1000 * 147 * 1.0005)
+    assert state.oi_change_24h == pytest.approx(147 / 123 - 1)
 
 
 async def test_bybit_oi_is_base_coins_times_that_bars_close() -> None:
     scenario = units_scenario(("bybit",))
     h, d = scenario.hour_start, scenario.day_start
     data = await fetch_once(scenario)
-    # 500 ETH × close of the bar ending at the point: 147 at h, 146 an hour earlier
-    assert data.oi_usd_1h[h] == pytest.approx(500 * 147)
-    assert data.oi_usd_1h[h - HOUR_MS] == pytest.approx(500 * 146)
-    assert data.oi_usd_1h[h - 47 * HOUR_MS] == pytest.approx(500 * 100)
-    # daily: × the daily close, 129 at today's open, 128 the day before
-    assert data.oi_usd_1d[d] == pytest.approx(500 * 129)
-    assert data.oi_usd_1d[d - DAY_MS] == pytest.approx(500 * 128)
+    # 500 ETH × the close of the bar the snapshot closes: 147 for the bar opened at h − 1h
+    assert data.oi_usd_1h[h - HOUR_MS] == pytest.approx(500 * 147)
+    assert data.oi_usd_1h[h - 2 * HOUR_MS] == pytest.approx(500 * 146)
+    assert data.oi_usd_1h[h - 48 * HOUR_MS] == pytest.approx(500 * 100)
+    # daily: × the daily close, 129 for yesterday's bar, 128 the day before
+    assert data.oi_usd_1d[d - DAY_MS] == pytest.approx(500 * 129)
+    assert data.oi_usd_1d[d - 2 * DAY_MS] == pytest.approx(500 * 128)
     assert data.sources["price"] == "bybit"
 
 
@@ -140,14 +154,45 @@ async def test_okx_oi_is_its_usd_column() -> None:
     h = scenario.hour_start
     data = await fetch_once(scenario)
     # oiUsd: 250 ETH at OKX's mark (close × 0.9995), not the 2500 contracts column
-    assert data.oi_usd_1h[h] == pytest.approx(250 * 147 * 0.9995)
-    assert data.oi_usd_1d[scenario.day_start] == pytest.approx(250 * 129 * 0.9995)
+    assert data.oi_usd_1h[h - HOUR_MS] == pytest.approx(250 * 147 * 0.9995)
+    assert data.oi_usd_1d[scenario.day_start - DAY_MS] == pytest.approx(250 * 129 * 0.9995)
+
+
+async def test_okx_daily_oi_is_asked_for_utc_days() -> None:
+    # defect 10: OKX's "1D" days are Hong-Kong days stamped 16:00 UTC; added to the UTC days
+    # of the other venues they mixed two different moments into one daily sum
+    scenario = units_scenario(("binanceusdm", "okx"))
+    async with live(scenario) as (market, server, _c):
+        _, data = await market.fetch_asset("ETH")
+        periods = [q["period"] for v, p, q in server.requests if p.endswith("interest-history")]
+    assert sorted(periods) == ["1Dutc", "1H"]
+    d = scenario.day_start
+    assert data.oi_usd_1d[d - DAY_MS] == pytest.approx(1000 * 129 * 1.0005 + 250 * 129 * 0.9995)
+    assert data.sources["oi_1d"] == ["binanceusdm", "okx"]
+
+
+async def test_daily_oi_off_the_utc_grid_is_left_out_not_mixed_in() -> None:
+    from signals.convert import oi_bars
+
+    # what OKX answers for period=1D: 16:00 UTC stamps belong to no UTC daily bar
+    d = 1_779_235_200_000  # 2026-05-20 00:00 UTC
+    hk_days = [
+        {"timestamp": d - k * DAY_MS - 8 * HOUR_MS, "openInterestValue": 1.0} for k in range(3)
+    ]
+    utc_days = [{"timestamp": d - k * DAY_MS, "openInterestValue": 2.0} for k in range(3)]
+    assert oi_bars(utc_days, "openInterestValue", DAY_MS) == [
+        (d - 3 * DAY_MS, 2.0),
+        (d - 2 * DAY_MS, 2.0),
+        (d - DAY_MS, 2.0),
+    ]
+    with pytest.raises(ValueError, match="UTC grid"):
+        oi_bars(hk_days, "openInterestValue", DAY_MS)
 
 
 async def test_oi_is_summed_over_venues_at_bars_every_venue_has() -> None:
     scenario = units_scenario(("binanceusdm", "bybit", "okx"))
     scenario.assets["ETH"].oi_history_len = {"okx": 10}
-    h = scenario.hour_start
+    h = scenario.hour_start - HOUR_MS
     data = await fetch_once(scenario)
     assert data.oi_usd_1h[h] == pytest.approx(1000 * 147 * 1.0005 + 500 * 147 + 250 * 147 * 0.9995)
     # OKX has only the last 10 bars: the sum covers exactly those
@@ -213,16 +258,20 @@ async def test_skew_from_deribit_is_recorded_with_its_history(tmp_path: Path) ->
     store = Store(tmp_path / "preflight.sqlite")
     week_ago = scenario.now_ms - 7 * DAY_MS
     store.record_samples("ETH", "rr25_30d", [(week_ago, -2.0)])
-    async with live(scenario, store=store) as (market, server, _c):
-        _, data = await market.fetch_asset("ETH")
+    async with live(scenario) as (market, server, _c):
+        source = LiveSource(Settings(), store, market)
+        asof, data = await source.fetch_asset("ETH")
         requests = server.count("deribit")
     assert requests == 1
     assert data.sources["skew"] == "deribit"
+    assert data.sources["skew_history_since"] == week_ago
     assert list(data.skew_rr25_30d.index) == [week_ago, scenario.now_ms]
     assert data.skew_rr25_30d.iloc[-1] == pytest.approx(55.0 - 62.5)
+    # recorded by the service, next to the liquidation history, not by the REST module
     assert store.read_samples("ETH", "rr25_30d", since_ms=scenario.now_ms) == [
         (scenario.now_ms, pytest.approx(-7.5))
     ]
+    assert asof == scenario.now_ms
 
 
 async def test_skew_without_a_store_is_the_fresh_sample() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from settings import Settings
 from signals.errors import NoMarketData, UnknownAsset
-from signals.live import RETRY_ATTEMPTS
+from signals.venue_policy import RETRY_ATTEMPTS
 from tests.helpers.fake_exchange import (
     SERVICE_UNAVAILABLE,
     FakeExchangeServer,
@@ -75,16 +75,17 @@ async def test_http_status_maps_to_ccxt_exception(
 # ---- retries ------------------------------------------------------------------------------
 
 
-async def test_binance_429_is_retried_then_price_falls_back_to_bybit() -> None:
+async def test_binance_429_on_candles_is_not_retried_and_price_falls_back_to_bybit() -> None:
     async with live(default_scenario()) as (market, server, _c):
         server.fail("binanceusdm", Fault(429, BINANCE_429), path="/klines")
         _, data = await market.fetch_asset("ETH")
         tries = Counter(q["interval"] for v, p, q in server.requests if p.endswith("/klines"))
-    # retried, but only RETRY_ATTEMPTS times; the first pair member to give up cancels the other
-    assert max(tries.values()) == RETRY_ATTEMPTS
+    # a 429 is never retried inside a check (the other candle request may not even go out)
+    assert max(tries.values()) == 1
     assert data.sources["price"] == "bybit"
     assert data.ohlcv_1h["close"].iloc[-1] == 3199.0
     assert data.venues_down == ("binanceusdm",)
+    assert data.venues_failed["binanceusdm"] == "HTTP 429, cooling down 60 s"
 
 
 async def test_a_5xx_that_clears_within_the_retries_costs_nothing() -> None:
