@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,7 +16,10 @@ if TYPE_CHECKING:
     from signals.grade import CheckResult
 
 Fmt = Literal["html", "text"]
+# Telegram's limits, in UTF-16 code units of the text a client shows (after HTML parsing)
 TELEGRAM_LIMIT = 4096
+CAPTION_LIMIT = 1024
+TOAST_LIMIT = 200
 _DIR = Path(__file__).parent
 
 # ---- number formatting ------------------------------------------------------------------
@@ -199,9 +204,78 @@ _ENVS: dict[str, Environment] = {"html": _make_env("html"), "text": _make_env("t
 
 
 def render(name: str, fmt: Fmt = "html", **ctx: Any) -> str:
-    """Render templates/<name>.j2 as Telegram HTML or plain text, trimmed, ≤ 4096 chars."""
+    """Render templates/<name>.j2 as Telegram HTML or plain text, trimmed.
+
+    Never cut: a message that may grow is shortened before rendering (`render_fitted`).
+    """
     text = _ENVS[fmt].get_template(f"{name}.j2").render(**ctx).strip()
-    return _collapse_blank_lines(text)[:TELEGRAM_LIMIT]
+    return _collapse_blank_lines(text)
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit Telegram counts its limits in."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def visible_length(text: str, fmt: Fmt = "html") -> int:
+    """What Telegram counts against its limits: the shown text (tags and entities resolved)."""
+    shown = html_lib.unescape(_TAG.sub("", text)) if fmt == "html" else text
+    return utf16_len(shown)
+
+
+def fits(text: str, fmt: Fmt = "html", limit: int = TELEGRAM_LIMIT) -> bool:
+    """True when Telegram accepts `text` as a message (or a caption/toast, with its limit)."""
+    return 0 < visible_length(text, fmt) <= limit
+
+
+def render_fitted(
+    name: str,
+    fmt: Fmt = "html",
+    *,
+    cut: str,
+    keep: Literal["head", "tail"] = "tail",
+    limit: int = TELEGRAM_LIMIT,
+    **ctx: Any,
+) -> str:
+    """Render with `ctx[cut]` (plain text) shortened until the message fits `limit`.
+
+    The content is cut before rendering, at a character, and marked with "…"; the markup
+    around it is never cut.
+    """
+    original = str(ctx.pop(cut))
+
+    def shortened(n: int) -> str:
+        if n >= len(original):
+            return original
+        if n <= 0:
+            return ""
+        return "…" + original[len(original) - n :] if keep == "tail" else original[:n] + "…"
+
+    kept = len(original)
+    while True:
+        text = render(name, fmt, **ctx, **{cut: shortened(kept)})
+        excess = visible_length(text, fmt) - limit
+        if excess <= 0 or kept <= 0:
+            return text
+        # every character is at least one UTF-16 unit; one more makes room for the "…"
+        kept = max(0, min(kept, len(original)) - excess - 1)
+
+
+def toast(text: str, limit: int = TOAST_LIMIT) -> str:
+    """Plain text cut to fit a button's answer (200 UTF-16 units), ending in "…" if cut."""
+    if utf16_len(text) <= limit:
+        return text
+    out = []
+    used = 1  # the "…"
+    for char in text:
+        used += utf16_len(char)
+        if used > limit:
+            break
+        out.append(char)
+    return "".join(out).rstrip() + "…"
 
 
 def _collapse_blank_lines(text: str) -> str:

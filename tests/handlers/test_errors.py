@@ -29,7 +29,7 @@ async def test_a_failing_check_turns_its_progress_into_a_notice_and_the_bot_goes
 ) -> None:
     admin = api.group_chat("Ops")
     async with BotHarness(api, replace(settings, admin_chat_id=admin.id)) as bot:
-        service = bot.app.bot_data["service"]
+        service = bot.app.bot_data.service
         real_check = service.check
         service.check = _explode
         with caplog.at_level(logging.ERROR, logger="handlers.errors"):
@@ -76,7 +76,7 @@ async def test_a_failing_button_answers_with_a_toast(
 ) -> None:
     await bot.send(dm, alice, "/check ETH long 5x")
     [result] = api.bot_messages(dm)
-    bot.app.bot_data["service"].check = _explode
+    bot.app.bot_data.service.check = _explode
 
     query_id = await bot.press(result, alice, "🔄 Refresh")
 
