@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 from telegram.request import RequestData
 
+from handlers.pacing import FloodPacer
 from settings import Settings
 from tests.helpers.fake_botapi import (
     BOOL,
@@ -375,8 +376,10 @@ class GroupsHarness(BotHarness):
         api: FakeBotAPI,
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
+        *,
+        pacer: FloodPacer | None = None,
     ) -> None:
-        super().__init__(api, settings)
+        super().__init__(api, settings, pacer=pacer)
         if clock is not None:
             self.app.bot_data.clock = clock
 

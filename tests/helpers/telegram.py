@@ -21,7 +21,7 @@ from telegram.request import BaseRequest, RequestData
 
 import handlers
 from handlers.context import App
-from handlers.pacing import FloodPacer
+from handlers.pacing import CHAT_BURST_S, FloodPacer
 from settings import Settings
 from signals.snapshot import DEMO_PATH
 from tests.helpers.fake_botapi import DEFAULT_TOKEN, FakeBotAPI, FakeChat, FakeUser, StoredMessage
@@ -41,6 +41,22 @@ def bot_settings(tmp_path: Path, **overrides: Any) -> Settings:
         broadcast_per_second=1000.0,
     )
     return replace(base, **overrides)
+
+
+def scaled_pacer(scale: float = 100.0, margin: float | None = None) -> FloodPacer:
+    """Our pacer with Telegram's limits and windows run `scale` times faster.
+
+    30/s becomes 3,000/s, "20 a minute" in a group becomes 20 in 0.6 s, "about one a second"
+    per chat one every 10 ms: the same rules, so tests answer in milliseconds.
+    """
+    extra = {} if margin is None else {"margin": margin}
+    return FloodPacer(
+        30.0 * scale,
+        20.0,
+        group_window_s=60.0 / scale,
+        chat_burst_s=CHAT_BURST_S / scale,
+        **extra,
+    )
 
 
 class RecordingRequest(BaseRequest):
@@ -89,7 +105,7 @@ class BotHarness:
     """The real Application, its updates fed through `process_update` (no sockets).
 
     Started and stopped with the wiring table's own steps (post_init; begin_stop, post_stop,
-    post_shutdown), as `python bot.py` runs them.
+    post_shutdown), as `python bot.py` runs them. Its pacer is `scaled_pacer()` unless given.
     """
 
     request_type: type[RecordingRequest] = RecordingRequest
@@ -109,7 +125,7 @@ class BotHarness:
             request=self.request_type(api),
             get_updates_request=self.request_type(api),
             rate_limiter=rate_limiter,
-            pacer=pacer,
+            pacer=pacer or scaled_pacer(),
         )
         handlers.register(self.app)
 
