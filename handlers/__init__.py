@@ -201,9 +201,8 @@ async def post_init(app: App) -> None:
 
 
 async def resume_outbox(context: Context) -> None:
-    """Send whatever the outbox still holds (cut short when the bot stops)."""
-    bd = context.bot_data
-    await bd.lifecycle.guard(bd.broadcaster.drain())
+    """Send whatever the outbox still holds (it stops by itself when the bot stops)."""
+    await context.bot_data.broadcaster.drain()
 
 
 # ---- stop ------------------------------------------------------------------------------------

@@ -210,7 +210,11 @@ def _alert_buttons(asset: str, alerts: Sequence[Alert]) -> list[list[dict[str, s
 
 
 async def poll_all(app: App) -> list[PollOutcome]:
-    """One watcher round: every subscribed asset once (concurrently), then deliver."""
+    """One watcher round: every subscribed asset once (concurrently), then deliver.
+
+    At shutdown the polls are cut (their transactions are all or nothing); the delivery
+    stops by itself after the sends in flight, so what was sent is always noted as sent.
+    """
     bd = app.bot_data
     poll_ms = bd.now_ms()
 
@@ -221,8 +225,13 @@ async def poll_all(app: App) -> list[PollOutcome]:
             log.warning("watcher: %s skipped this round: %s", asset, e)
             return None
 
-    assets = await bd.store.run(bd.users.subscribed_assets)
-    outcomes = await asyncio.gather(*(one(a) for a in assets))
+    async def polls() -> list[PollOutcome | None]:
+        assets = await bd.store.run(bd.users.subscribed_assets)
+        return await asyncio.gather(*(one(a) for a in assets))
+
+    outcomes = await bd.lifecycle.guard(polls())
+    if outcomes is None:
+        return []
     await bd.broadcaster.drain()
     # sent messages are kept a week for the record, then pruned
     await bd.store.run(bd.users.prune_outbox, poll_ms - 7 * 24 * 3600 * 1000)
@@ -231,7 +240,7 @@ async def poll_all(app: App) -> list[PollOutcome]:
 
 async def watcher_job(context: Context) -> None:
     """The JobQueue callback of the watcher (cut short when the bot stops)."""
-    await context.bot_data.lifecycle.guard(poll_all(context.application))
+    await poll_all(context.application)
 
 
 def start_watcher(app: App) -> None:

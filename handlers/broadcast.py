@@ -223,7 +223,8 @@ class Broadcaster:
 
     async def _note_sent(self, message_id: int, sent_id: int | None) -> None:
         try:
-            await self.users.store.run(self.users.mark_sent, message_id, sent_id)
+            # shielded: Telegram has it, so the note must land even if this task is cut
+            await asyncio.shield(self.users.store.run(self.users.mark_sent, message_id, sent_id))
         except StoreError as e:
             # Telegram has it: never send it again; note it when the store is back
             self._unnoted[message_id] = sent_id

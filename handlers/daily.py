@@ -304,7 +304,7 @@ async def daily_job(context: Context) -> None:
     job = context.job
     if job is None or job.chat_id is None:
         return
-    await context.bot_data.lifecycle.guard(post_summary(context.bot_data, job.chat_id, False))
+    await post_summary(context.bot_data, job.chat_id, False)
 
 
 async def catch_up_job(context: Context) -> None:
@@ -312,7 +312,7 @@ async def catch_up_job(context: Context) -> None:
     job = context.job
     if job is None or job.chat_id is None:
         return
-    await context.bot_data.lifecycle.guard(post_summary(context.bot_data, job.chat_id, True))
+    await post_summary(context.bot_data, job.chat_id, True)
 
 
 async def post_summary(bd: BotData, chat_id: int, catching_up: bool) -> None:
@@ -328,7 +328,11 @@ async def post_summary(bd: BotData, chat_id: int, catching_up: bool) -> None:
     if await store.run(users.has_message_like, done):
         log.info("daily summary for %d already queued today", chat.chat_id)
     else:
-        await store.run(users.enqueue, await build_summary(bd, chat, now))
+        # cut at shutdown while grading; a summary not queued yet is caught up at start
+        drafts = await bd.lifecycle.guard(build_summary(bd, chat, now))
+        if drafts is None:
+            return
+        await store.run(users.enqueue, drafts)
     await bd.broadcaster.drain()
 
 

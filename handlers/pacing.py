@@ -10,8 +10,8 @@ a few 429s. Here:
   for a global slot, MARGIN × 30 a second evenly spaced. A chat waiting on its own limit
   holds nothing another chat needs; one chat's calls go out one at a time, in order.
 - global slots go to replies first and to broadcast sends (`rate_limit_args=BULK`) after,
-  each in arrival order, so a reply overtakes a queued broadcast. Slots are released at
-  actual times one gap apart, so a late wake-up never bunches two sends together.
+  each in arrival order, so a reply overtakes a queued broadcast. Slots are one gap apart
+  on a schedule, and never more than MARGIN × 30 are released in any second.
 - a 429 pauses that group (from a private chat: every chat, as it means the global limit)
   for `retry_after`, and the same call is made again. Nothing is dropped.
 - `stop_bulk()` (SIGTERM) ends every waiting broadcast send at once with SendingStopped
@@ -48,6 +48,8 @@ MARGIN = 0.85
 # a chat may get this many messages back to back, then about one a second
 CHAT_BURST = 3
 CHAT_BURST_S = 3.0
+# how late a wake-up may be caught up at once (the event loop sleeps in whole milliseconds)
+CATCH_UP_S = 0.002
 # chats remembered at once; idle ones are forgotten past this
 MAX_CHATS = 10_000
 _PACED = ("send", "edit", "copy", "forward")
@@ -101,7 +103,13 @@ class FloodPacer(BaseRateLimiter[str]):
         self.chat_burst_s = chat_burst_s
         self.clock = clock
         self.retried = 0  # 429s seen (and retried)
-        self._last = -math.inf  # when the last global slot was released
+        # the global schedule: the next slot, and release times in the last second
+        self.per_window = max(1, math.floor(per_second * margin))
+        # a wake-up comes up to a couple of milliseconds late: that much may catch up at once
+        # (at 25/s not even one slot; at thousands a second a few)
+        self._credit_s = CATCH_UP_S
+        self._next_slot = -math.inf
+        self._released: deque[float] = deque()
         self._paused_until = 0.0
         # (priority, arrival, future, bulk): replies (0) before broadcasts (1)
         self._waiting: list[tuple[int, int, asyncio.Future[None], bool]] = []
@@ -217,17 +225,29 @@ class FloodPacer(BaseRateLimiter[str]):
         await waiter
 
     async def _dispatch(self) -> None:
-        """Release one waiter per global gap (actual times, so late wake-ups never bunch)."""
+        """Release waiters one gap apart, never more than the cap in any second.
+
+        Slots follow a schedule, so a wake-up that comes late (the event loop sleeps in
+        whole milliseconds) lets the waiters it delayed out at once — at most CATCH_UP_S
+        worth, and never past `per_window` in the last second.
+        """
         while self._waiting:
             now = self.clock()
-            ready = max(self._last + self.global_gap, self._paused_until)
+            while self._released and self._released[0] <= now - 1.0:
+                self._released.popleft()
+            ready = max(self._next_slot, self._paused_until)
+            if len(self._released) >= self.per_window:
+                ready = max(ready, self._released[0] + 1.0)
             if ready > now:
                 await asyncio.sleep(ready - now)
                 continue
             _, _, waiter, _ = heapq.heappop(self._waiting)
-            if not waiter.done():
-                self._last = now
-                waiter.set_result(None)
+            if waiter.done():
+                continue
+            waiter.set_result(None)
+            self._released.append(now)
+            # late wake-ups catch up, but idle time earns no burst beyond the credit
+            self._next_slot = max(self._next_slot + self.global_gap, now - self._credit_s)
 
     def _on_429(self, key: int | str, chat: _Chat, seconds: float) -> None:
         self.retried += 1

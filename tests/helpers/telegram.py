@@ -166,14 +166,17 @@ class BotHarness:
 
 
 class PollingBot:
-    """The real Application long-polling the fake server over HTTP, as in production."""
+    """The real Application long-polling the fake server over HTTP, as in production.
+
+    Its pacer is `scaled_pacer()` unless given (the chaos tests give their own).
+    """
 
     def __init__(
         self, api: FakeBotAPI, settings: Settings, *, pacer: FloodPacer | None = None
     ) -> None:
         self.api = api
         self.app: App = handlers.build_application(
-            replace(settings, telegram_api_base_url=api.base_url), pacer=pacer
+            replace(settings, telegram_api_base_url=api.base_url), pacer=pacer or scaled_pacer()
         )
         handlers.register(self.app)
 
