@@ -28,7 +28,14 @@ from handlers.buttons import (
     query_chat,
     read_button,
 )
-from handlers.common import answer_quietly, check_limited, is_group, may_change_settings, topic_of
+from handlers.common import (
+    answer_quietly,
+    check_limited,
+    is_group,
+    may_change_settings,
+    problem,
+    topic_of,
+)
 from handlers.context import App, BotData, Context
 from handlers.daily import parse_assets
 from signals.errors import ParseError, PreflightError
@@ -316,7 +323,7 @@ async def subscribe_command(update: Update, context: Context) -> None:
     try:
         text = await subscribe_chat(context, chat.id, asset_word, sides, topic_of(message))
     except PreflightError as e:
-        text = render("problem", error=e)
+        text = problem(e)
     await message.reply_text(text)
 
 
@@ -389,7 +396,7 @@ async def subscribe_button(update: Update, context: Context) -> None:
     try:
         text = await subscribe_chat(context, chat_id, button.asset, ("long", "short"), thread_id)
     except PreflightError as e:
-        await answer_quietly(query, render("problem", "text", error=e), show_alert=True)
+        await answer_quietly(query, problem(e, "text"), show_alert=True)
         return
     await answer_quietly(
         query, render("groups", "text", kind="subscribed_short", asset=button.asset)
@@ -417,7 +424,7 @@ async def alert_check_button(update: Update, context: Context) -> None:
     try:
         result = await context.bot_data.service.check(idea)
     except PreflightError as e:
-        await answer_quietly(query, render("problem", "text", error=e), show_alert=True)
+        await answer_quietly(query, problem(e, "text"), show_alert=True)
         return
     await answer_quietly(query)
     chat_id, thread_id = query_chat(query)

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from handlers.common import answer_quietly, check_limited, edit_in_place, is_group
+from handlers.common import answer_quietly, check_limited, edit_in_place, is_group, problem
 from handlers.context import Context
 from signals.errors import ParseError, PreflightError
 from signals.grade import CheckResult
@@ -232,7 +232,7 @@ async def _regrade_in_place(
     try:
         result = await grade()
     except PreflightError as e:
-        await answer_quietly(query, render("problem", "text", error=e), show_alert=True)
+        await answer_quietly(query, problem(e, "text"), show_alert=True)
         return
     if not _may_rewrite(update, button):
         await answer_quietly(

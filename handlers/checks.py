@@ -17,6 +17,7 @@ from handlers.common import (
     check_limited,
     command_of,
     is_group,
+    problem,
     remember_progress,
     take_progress,
     text_of,
@@ -117,7 +118,7 @@ async def _grade_in_place(
     try:
         result = await grade()
     except PreflightError as e:
-        await _finish(context, update, message, progress, render("problem", error=e))
+        await _finish(context, update, message, progress, problem(e))
         return
     await _finish(context, update, message, progress, *reply(result))
 

@@ -17,7 +17,9 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from handlers.context import Context
-from templates import toast
+from signals.errors import PreflightError
+from signals.store import StoreBusy, StoreError
+from templates import Fmt, render, toast
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,15 @@ async def may_change_settings(update: Update, context: Context) -> bool:
         return False
     member = await context.bot.get_chat_member(chat.id, user.id)
     return member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+
+
+def problem(error: PreflightError, fmt: Fmt = "html") -> str:
+    """The user's one line for an error: a store that is busy or broken gets its own notice."""
+    if isinstance(error, StoreError):
+        log.warning("%s", error)  # the operator's line: which file, what to do
+        kind = "store_busy" if isinstance(error, StoreBusy) else "store_broken"
+        return render("notice", fmt, kind=kind)
+    return render("problem", fmt, error=error)
 
 
 def check_limited(context: Context, user_id: int | None) -> int | None:

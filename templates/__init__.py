@@ -246,22 +246,37 @@ def render_fitted(
     around it is never cut.
     """
     original = str(ctx.pop(cut))
-
-    def shortened(n: int) -> str:
-        if n >= len(original):
-            return original
-        if n <= 0:
-            return ""
-        return "…" + original[len(original) - n :] if keep == "tail" else original[:n] + "…"
-
-    kept = len(original)
+    text = render(name, fmt, **ctx, **{cut: original})
+    excess = visible_length(text, fmt) - limit
+    if excess <= 0:
+        return text
+    budget = utf16_len(original) - excess - 1  # one unit for the "…"
     while True:
-        text = render(name, fmt, **ctx, **{cut: shortened(kept)})
+        part = _utf16_tail(original, budget) if keep == "tail" else _utf16_head(original, budget)
+        shortened = ("…" + part if keep == "tail" else part + "…") if part else ""
+        text = render(name, fmt, **ctx, **{cut: shortened})
         excess = visible_length(text, fmt) - limit
-        if excess <= 0 or kept <= 0:
+        if excess <= 0 or not part:
             return text
-        # every character is at least one UTF-16 unit; one more makes room for the "…"
-        kept = max(0, min(kept, len(original)) - excess - 1)
+        budget -= excess
+
+
+def _utf16_tail(text: str, budget: int) -> str:
+    """The longest end of `text` within `budget` UTF-16 units."""
+    used, start = 0, len(text)
+    while start > 0 and used + utf16_len(text[start - 1]) <= budget:
+        start -= 1
+        used += utf16_len(text[start])
+    return text[start:]
+
+
+def _utf16_head(text: str, budget: int) -> str:
+    """The longest start of `text` within `budget` UTF-16 units."""
+    used, end = 0, 0
+    while end < len(text) and used + utf16_len(text[end]) <= budget:
+        used += utf16_len(text[end])
+        end += 1
+    return text[:end]
 
 
 def toast(text: str, limit: int = TOAST_LIMIT) -> str:
