@@ -113,3 +113,15 @@ async def test_a_broken_snapshot_fails_at_start_up(
     with pytest.raises(SnapshotError):
         await harness.__aenter__()
     await harness.app.shutdown()
+
+
+def test_progress_messages_are_remembered_up_to_a_bound() -> None:
+    from handlers.context import Progress
+
+    progress = Progress(limit=3)
+    for update_id in range(10):
+        progress.remember(update_id, object())  # type: ignore[arg-type]
+
+    assert progress.take(0) is None  # the oldest were let go
+    assert progress.take(9) is not None
+    assert len(progress._messages) == 2

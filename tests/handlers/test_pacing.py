@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from telegram.error import RetryAfter
 
+from handlers import pacing
 from handlers.pacing import BULK, CHAT_BURST, FloodPacer, SendingStopped
 
 GROUP = -1001
@@ -175,3 +176,15 @@ async def test_calls_that_send_nothing_are_not_paced() -> None:
         await call(pacer, tg, GROUP, endpoint="getChatMember")
 
     assert time.monotonic() - started < 0.1
+
+
+async def test_idle_chats_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pacing, "MAX_CHATS", 20)
+    now = [0.0]
+    pacer, tg = FloodPacer(per_second=10_000, clock=lambda: now[0]), Telegram()
+
+    for chat in range(1, 200):
+        await call(pacer, tg, -chat)
+        now[0] += 61.0  # each group's minute has passed before the next one
+
+    assert len(pacer._chats) <= 20
