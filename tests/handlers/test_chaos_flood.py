@@ -6,7 +6,7 @@ excess with 429 `retry_after`; it validates every message's HTML and length.
 
 Time is scaled so a test takes seconds: the fake's limits and our pacer both run 10×
 faster (270/s and 18 per 6 s at the fake, 300/s and 20 per 6 s configured in the pacer,
-which keeps 15% below). The request budget and the 2-second goal are real time.
+which keeps 20% below). The request budget and the 2-second goal are real time.
 """
 
 from __future__ import annotations
