@@ -67,6 +67,8 @@ MAX_ASSETS_PER_CHAT = 20
 WATCHER_JOB = "stress-watcher"
 _SIDE_WORDS = {"long": ("long",), "short": ("short",), "both": ("long", "short")}
 SIDES = ("long", "short")
+# a poll with thousands of subscribers hands the event loop back this often
+YIELD_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ async def poll_asset(bd: BotData, asset: str, poll_ms: int) -> PollOutcome:
     gap_ms = int(bd.settings.warn_gap_s * 1000)
     due: dict[int, tuple[int | None, list[Alert]]] = {}
     notified: list[NotifiedUpdate] = []
-    for sub in await store.run(users.subscribers, asset):
+    for n, sub in enumerate(await store.run(users.subscribers, asset), start=1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # thousands of subscribers: let everyone else in between
         alert = _alert_for(sub, seen[sub.side], previous.get(sub.side), poll_ms, gap_ms)
         if alert is None:
             continue
@@ -130,7 +134,7 @@ async def poll_asset(bd: BotData, asset: str, poll_ms: int) -> PollOutcome:
         else s.observation
         for side, s in seen.items()
     }
-    drafts = _alert_drafts(bd, asset, result, missing, due, poll_ms)
+    drafts = await _alert_drafts(bd, asset, result, missing, due, poll_ms)
     asof = result.asof if result is not None else poll_ms
     queued = await store.run(users.commit_poll, asset, asof, observations, notified, drafts)
     return PollOutcome(asset, sum(len(a) for _, a in due.values()), queued, result is None)
@@ -155,7 +159,7 @@ def _alert_for(
     return None
 
 
-def _alert_drafts(
+async def _alert_drafts(
     bd: BotData,
     asset: str,
     result: CheckResult | None,
@@ -166,7 +170,9 @@ def _alert_drafts(
     # thousands of subscribers share a handful of distinct alerts: render each once
     rendered: dict[tuple[Alert, ...], tuple[str, list[list[dict[str, str]]]]] = {}
     drafts = []
-    for chat_id, (thread_id, alerts) in due.items():
+    for n, (chat_id, (thread_id, alerts)) in enumerate(due.items(), start=1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         key = tuple(alerts)
         if key not in rendered:
             text = render(
