@@ -105,12 +105,10 @@ class FloodPacer(BaseRateLimiter[str]):
         self.chat_burst_s = chat_burst_s
         self.clock = clock
         self.retried = 0  # 429s seen (and retried)
-        # the global schedule: the next slot, and release times in the last second
-        # one over the schedule's own rate: the cap only stops catch-ups from bunching, it
-        # never slows the schedule (at 30/s: 24 a second scheduled, at most 25 in a second)
+        # the global schedule: the next slot, and release times in the last second. The
+        # per-second cap is one over the schedule's own rate: it only stops catch-ups from
+        # bunching and never slows the schedule (at 30/s: 24 a second, at most 25 in one)
         self.per_window = max(1, math.floor(per_second * margin)) + 1
-        # a wake-up comes up to a couple of milliseconds late: that much may catch up at once
-        # (at 25/s not even one slot; at thousands a second a few)
         self._credit_s = CATCH_UP_S
         self._next_slot = -math.inf
         self._released: deque[float] = deque()
