@@ -1,26 +1,53 @@
 """Preflight entry point: wires settings → logging → application → handlers → run.
 
-`python bot.py` runs the Telegram bot; `python bot.py check|record|collect …` runs the CLI.
+`python bot.py` runs the Telegram bot; `python bot.py check|record|collect|backtest …` runs
+the CLI. Anything else is a mistyped command: it gets "did you mean …?" and exit 2, and
+never starts a second poller next to production.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-CLI_COMMANDS = {"check", "record", "collect", "backtest", "-h", "--help", "help"}
-EXIT_CONFIG = 2
+if TYPE_CHECKING:
+    from settings import Settings
+
+# the CLI's sub-commands, in one place (cli.py implements them)
+SUBCOMMANDS = ("check", "record", "collect", "backtest")
+HELP_WORDS = ("-h", "--help", "help")
+EXIT_FAILED, EXIT_CONFIG = 1, 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI sub-command given, or the bot when there is none."""
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in CLI_COMMANDS:
+    if not args:
+        return run_bot()
+    if args[0] in SUBCOMMANDS or args[0] in HELP_WORDS:
         import cli
 
         return cli.main(args)
-    return run_bot()
+    print(unknown_command_line(args[0]), file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def unknown_command_line(word: str) -> str:
+    """The one line for a mistyped sub-command: `chek` → did you mean check?"""
+    from templates import render
+
+    close = difflib.get_close_matches(word.lower(), SUBCOMMANDS, n=2, cutoff=0.6)
+    return render(
+        "startup",
+        "text",
+        kind="unknown_command",
+        command=word[:40],
+        close=close,
+        commands=SUBCOMMANDS,
+    )
 
 
 class RedactingFormatter(logging.Formatter):
@@ -32,10 +59,19 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Format the record, then replace each secret."""
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return redact(super().format(record), self.secrets)
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret (and the secret half of a bot token) blanked out."""
+    for secret in secrets:
+        if not secret:
+            continue
+        text = text.replace(secret, "[redacted]")
+        _, _, key = secret.partition(":")
+        if len(key) >= 16:
+            text = text.replace(key, "[redacted]")
+    return text
 
 
 def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
@@ -46,10 +82,13 @@ def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
     # httpx logs each request URL at INFO; PTB logs its base URL at DEBUG: both carry the token
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # PTB logs a failed start-up (bad token, no network) with a traceback; bot.py says it in
+    # one line instead
+    logging.getLogger("telegram.ext._utils.networkloop").setLevel(logging.CRITICAL)
 
 
 def run_bot() -> int:
-    """Start the Telegram bot (long polling) until interrupted."""
+    """Start the Telegram bot (long polling) until SIGTERM/SIGINT; one line if it cannot."""
     from settings import SettingsError, load_settings
 
     try:
@@ -59,18 +98,59 @@ def run_bot() -> int:
         print(f"preflight: {e}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level, secrets=(token,))
+    try:
+        return _serve(settings)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _serve(settings: Settings) -> int:
+    from telegram.error import InvalidToken, NetworkError, TelegramError
 
     import handlers
-    from signals.errors import SnapshotError
+    from signals.errors import PreflightError
+    from signals.store import StoreError
+    from templates import render
+
+    token = settings.telegram_bot_token or ""
+
+    def say(kind: str, **ctx: object) -> None:
+        line = render("startup", "text", kind=kind, **ctx)
+        print(redact(" ".join(line.split()), (token,)), file=sys.stderr)
 
     app = handlers.build_application(settings)
     handlers.register(app)
     try:
-        app.run_polling(allowed_updates=handlers.ALLOWED_UPDATES)
-    except SnapshotError as e:  # a broken PREFLIGHT_SNAPSHOT fails at start-up, in one line
-        print(f"preflight: {e}", file=sys.stderr)
+        handlers.run(app)
+    except InvalidToken:  # its text holds the token: never print it
+        say("bad_token")
         return EXIT_CONFIG
+    except NetworkError as e:
+        url = settings.telegram_api_base_url or "https://api.telegram.org"
+        say("no_network", url=url, detail=_short(e), custom=bool(settings.telegram_api_base_url))
+        return EXIT_FAILED
+    except StoreError as e:
+        say("problem", detail=str(e))
+        return EXIT_FAILED
+    except PreflightError as e:  # a broken PREFLIGHT_SNAPSHOT fails at start-up, in one line
+        say("problem", detail=str(e))
+        return EXIT_CONFIG
+    except TelegramError as e:
+        say("crashed", detail=_short(e))
+        return EXIT_FAILED
+    except Exception as e:  # the entry point: the log gets the traceback (redacted), not stderr
+        logging.getLogger("preflight").critical("the bot stopped on an error", exc_info=e)
+        say("crashed", detail=_short(e))
+        return EXIT_FAILED
     return 0
+
+
+def _short(error: BaseException) -> str:
+    cause = error.__cause__ or error.__context__
+    detail = f"{type(error).__name__}: {error}"
+    if cause is not None and str(cause) and str(cause) not in detail:
+        detail += f" ← {type(cause).__name__}: {cause}"
+    return detail[:300]
 
 
 if __name__ == "__main__":

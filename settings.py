@@ -34,6 +34,8 @@ class Settings:
     log_level: str = "INFO"
     admin_chat_id: int | None = None
     check_rate_per_minute: int = 5
+    # every request a user makes (commands, refusals, buttons, free text, captions)
+    user_requests_per_minute: int = 20
     check_budget_s: float = 8.0
     request_timeout_s: float = 5.0
     # every venue's https://host/path (and wss://) is sent to <venue_base_url>/host/path instead:
@@ -48,6 +50,10 @@ class Settings:
     warn_interval_s: float = 300.0
     broadcast_per_second: float = 30.0
     broadcast_per_group_minute: float = 20.0
+    # a subscribed side blind this long (data unavailable) gets one notice
+    warn_gap_s: float = 1800.0
+    # at SIGTERM/SIGINT, answers already being written get this long before the bot exits
+    stop_grace_s: float = 2.0
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def require_token(self) -> str:
@@ -68,6 +74,7 @@ ENV_FIELDS: dict[str, str] = {
     "PREFLIGHT_LOG_LEVEL": "log_level",
     "PREFLIGHT_ADMIN_CHAT_ID": "admin_chat_id",
     "PREFLIGHT_CHECK_RATE_PER_MINUTE": "check_rate_per_minute",
+    "PREFLIGHT_USER_REQUESTS_PER_MINUTE": "user_requests_per_minute",
     "PREFLIGHT_CHECK_BUDGET_S": "check_budget_s",
     "PREFLIGHT_REQUEST_TIMEOUT_S": "request_timeout_s",
     "PREFLIGHT_VENUE_BASE_URL": "venue_base_url",
@@ -80,6 +87,8 @@ ENV_FIELDS: dict[str, str] = {
     "PREFLIGHT_WARN_INTERVAL_S": "warn_interval_s",
     "PREFLIGHT_BROADCAST_PER_SECOND": "broadcast_per_second",
     "PREFLIGHT_BROADCAST_PER_GROUP_MINUTE": "broadcast_per_group_minute",
+    "PREFLIGHT_WARN_GAP_S": "warn_gap_s",
+    "PREFLIGHT_STOP_GRACE_S": "stop_grace_s",
 }
 
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
@@ -137,6 +146,9 @@ def load_settings(
             problems.append(f"{var}={raw!r}: {e}")
     for name in (
         "check_rate_per_minute",
+        "user_requests_per_minute",
+        "warn_gap_s",
+        "stop_grace_s",
         "check_budget_s",
         "request_timeout_s",
         "warn_interval_s",

@@ -2,8 +2,9 @@
 
 Each check is one user message through the whole bot: parse, rate limit, progress message,
 grading from cached (snapshot) market data, rendering, and the edit — against the in-process
-fake Bot API, so no network time is counted. Telegram's flood limiter (AIORateLimiter) is left
-out: it paces sending to 30 messages/s on purpose and would measure Telegram's limit, not us.
+fake Bot API, so no network time is counted. The flood pacer is left out: it paces sending
+below 30 messages/s on purpose and would measure Telegram's limit, not us; so are the
+per-user limits (one user sends every check here).
 
     .venv/bin/python benchmarks/bench_bot.py [--checks 1000]
 """
@@ -37,7 +38,9 @@ async def bench(checks: int, warmup: int) -> dict[str, float]:
     """Run `warmup` then `checks` checks; return the timing summary in ms and checks/s."""
     api = FakeBotAPI()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = replace(bot_settings(Path(tmp)), check_rate_per_minute=10**9)
+        settings = replace(
+            bot_settings(Path(tmp)), check_rate_per_minute=10**9, user_requests_per_minute=10**9
+        )
         async with BotHarness(api, settings, rate_limiter=False) as bot:
             user = api.user("Bench")
             chat = api.private_chat(user)

@@ -1,9 +1,13 @@
 """Stress warnings: /subscribe, /unsubscribe, /subscriptions, the Subscribe button, the watcher.
 
 The watcher polls each subscribed asset once per interval, however many chats follow it,
-folds the poll into each side's streak, and queues an alert for every subscriber whose last
-notified level no longer holds (signals.stress decides). The alerts and the new notified
-levels are written in one transaction before anything is sent.
+folds the poll into each side's observation (signals.stress: unknown flags hold their last
+known state), and queues an alert for every subscriber whose last notified level no longer
+holds. A side whose data is gone gets one "data unavailable" notice after
+PREFLIGHT_WARN_GAP_S, never an all-clear; an all-clear quotes the numbers that cleared. The
+alerts and the new notified levels are written in one transaction before anything is sent.
+
+In a group, subscribing and unsubscribing change what the whole group receives: admins only.
 """
 
 from __future__ import annotations
@@ -11,23 +15,49 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from telegram import CallbackQuery, Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram import Update
 
-from handlers import buttons, groups
-from handlers.common import SERVICE, SETTINGS, answer_quietly, rate_limited, service, settings
+from handlers.buttons import (
+    ALERT_CHECK,
+    SUBSCRIBE,
+    button_data,
+    check_keyboard,
+    query_chat,
+    read_button,
+)
+from handlers.common import (
+    answer_quietly,
+    check_limited,
+    is_group,
+    may_change_settings,
+    problem,
+    topic_of,
+)
+from handlers.context import App, BotData, Context
 from handlers.daily import parse_assets
-from settings import Settings
 from signals.errors import ParseError, PreflightError
 from signals.grade import CheckResult
-from signals.idea import parse_idea
-from signals.service import CheckService
-from signals.stress import Alert, Level, decide, observe, stress_by_side
-from signals.userdata import Draft, NotifiedUpdate, Subscription, UserData
-from templates import render, render_check
+from signals.idea import Side, TradeIdea
+from signals.stress import (
+    FLAG_ORDER,
+    Alert,
+    Level,
+    Observation,
+    SideStress,
+    back_notice,
+    data_back,
+    decide,
+    gap_due,
+    gap_notice,
+    observe,
+    observe_blind,
+    stress_by_side,
+)
+from signals.userdata import Draft, NotifiedUpdate, Subscription
+from templates import flag_reason, render, render_check
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +65,10 @@ SUBSCRIBE_EXAMPLE = "/subscribe ETH long"
 UNSUBSCRIBE_EXAMPLE = "/unsubscribe ETH"
 MAX_ASSETS_PER_CHAT = 20
 WATCHER_JOB = "stress-watcher"
-# callback_data of the /check button under an alert: "ac:ETH long"
-ALERT_CHECK = "ac:"
 _SIDE_WORDS = {"long": ("long",), "short": ("short",), "both": ("long", "short")}
+SIDES = ("long", "short")
+# a poll with thousands of subscribers hands the event loop back this often
+YIELD_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -47,57 +78,119 @@ class PollOutcome:
     asset: str
     alerts: int
     queued: int
+    blind: bool = False
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """One side at one poll: the new observation and what the poll itself showed."""
+
+    observation: Observation
+    stress: SideStress | None  # None: the fetch failed
 
 
 # ---- the watcher -----------------------------------------------------------------------------
 
 
-async def poll_asset(
-    checks: CheckService, userdata: UserData, cfg: Settings, asset: str, poll_ms: int
-) -> PollOutcome:
-    """Fetch one asset once, update each side's streak and queue every subscriber's alert."""
-    result = await checks.market(asset)
-    th = cfg.thresholds
-    stresses = stress_by_side(result, th)
-    previous = userdata.observations(asset)
-    seen = {side: observe(previous.get(side), s) for side, s in stresses.items()}
+async def poll_asset(bd: BotData, asset: str, poll_ms: int) -> PollOutcome:
+    """Fetch one asset once, fold it into each side's observation, queue every alert due."""
+    store, users, th = bd.store, bd.users, bd.settings.thresholds
+    result: CheckResult | None
+    try:
+        result = await bd.service.market(asset)
+        stresses = stress_by_side(result, th)
+        missing = ""
+    except PreflightError as e:
+        # no data is no news: the sides hold their state and the gap is noted
+        result, stresses, missing = None, {}, render("problem", "text", error=e)
+        log.warning("watcher: no data for %s this round: %s", asset, e)
+    previous = await store.run(users.observations, asset)
+    seen: dict[str, _Seen] = {}
+    for side in SIDES:
+        stress = stresses.get(side)
+        before = previous.get(side)
+        if stress is not None:
+            observation = observe(before, stress, poll_ms, th)
+        else:
+            observation = observe_blind(before, poll_ms)
+        seen[side] = _Seen(observation, stress)
+    gap_ms = int(bd.settings.warn_gap_s * 1000)
     due: dict[int, tuple[int | None, list[Alert]]] = {}
     notified: list[NotifiedUpdate] = []
-    for sub in userdata.subscribers(asset):
-        observation = seen.get(sub.side)
-        if observation is None:
-            continue
-        alert = decide(sub.side, sub.notified_level, sub.notified_flags, observation)
+    for n, sub in enumerate(await store.run(users.subscribers, asset), start=1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # thousands of subscribers: let everyone else in between
+        alert = _alert_for(sub, seen[sub.side], previous.get(sub.side), poll_ms, gap_ms)
         if alert is None:
             continue
         due.setdefault(sub.chat_id, (sub.thread_id, []))[1].append(alert)
-        notified.append(
-            NotifiedUpdate(sub.chat_id, asset, sub.side, alert.new_level, alert.caution_flags)
-        )
-    drafts = _alert_drafts(result, due, poll_ms)
-    queued = userdata.commit_poll(asset, result.asof, seen, notified, drafts)
-    return PollOutcome(asset, len(notified), queued)
+        if alert.kind not in ("data_unavailable", "data_back"):
+            notified.append(
+                NotifiedUpdate(sub.chat_id, asset, sub.side, alert.new_level, alert.caution_flags)
+            )
+    observations = {
+        side: replace(s.observation, gap_notified=True)
+        if gap_due(s.observation, poll_ms, gap_ms)
+        else s.observation
+        for side, s in seen.items()
+    }
+    drafts = await _alert_drafts(bd, asset, result, missing, due, poll_ms)
+    asof = result.asof if result is not None else poll_ms
+    queued = await store.run(users.commit_poll, asset, asof, observations, notified, drafts)
+    return PollOutcome(asset, sum(len(a) for _, a in due.values()), queued, result is None)
 
 
-def _alert_drafts(
-    result: CheckResult, due: dict[int, tuple[int | None, list[Alert]]], poll_ms: int
+def _alert_for(
+    sub: Subscription,
+    seen: _Seen,
+    before: Observation | None,
+    poll_ms: int,
+    gap_ms: int,
+) -> Alert | None:
+    observation = seen.observation
+    unknown = seen.stress.unknown_flags if seen.stress is not None else FLAG_ORDER
+    alert = decide(sub.side, sub.notified_level, sub.notified_flags, observation, unknown)
+    if alert is not None:
+        return alert
+    if gap_due(observation, poll_ms, gap_ms):
+        return gap_notice(sub.side, sub.notified_level, observation)
+    if data_back(before, observation) and before is not None:
+        return back_notice(sub.side, sub.notified_level, sub.notified_flags, before.blind_since_ms)
+    return None
+
+
+async def _alert_drafts(
+    bd: BotData,
+    asset: str,
+    result: CheckResult | None,
+    missing: str,
+    due: dict[int, tuple[int | None, list[Alert]]],
+    poll_ms: int,
 ) -> list[Draft]:
     # thousands of subscribers share a handful of distinct alerts: render each once
     rendered: dict[tuple[Alert, ...], tuple[str, list[list[dict[str, str]]]]] = {}
     drafts = []
-    for chat_id, (thread_id, alerts) in due.items():
+    for n, (chat_id, (thread_id, alerts)) in enumerate(due.items(), start=1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         key = tuple(alerts)
         if key not in rendered:
             text = render(
-                "alert", asset=result.asset, alerts=alerts, m=result.market, asof=result.asof
+                "alert",
+                asset=asset,
+                alerts=alerts,
+                m=result.market if result is not None else None,
+                asof=result.asof if result is not None else None,
+                cleared=_cleared_reasons(bd, result, alerts),
+                missing=missing,
             )
-            rendered[key] = (text, _alert_buttons(result.asset, alerts))
+            rendered[key] = (text, _alert_buttons(asset, alerts))
         text, rows = rendered[key]
         # the transition is part of the key: two alerts of one poll time never collide
-        sides = "+".join(f"{a.side}:{a.old_level}>{a.new_level}" for a in alerts)
+        sides = "+".join(f"{a.side}:{a.kind}:{a.old_level}>{a.new_level}" for a in alerts)
         drafts.append(
             Draft(
-                f"alert:{chat_id}:{result.asset}:{sides}:{poll_ms}",
+                f"alert:{chat_id}:{asset}:{sides}:{poll_ms}",
                 chat_id,
                 text,
                 thread_id,
@@ -107,48 +200,70 @@ def _alert_drafts(
     return drafts
 
 
+def _cleared_reasons(
+    bd: BotData, result: CheckResult | None, alerts: Sequence[Alert]
+) -> dict[str, dict[str, str]]:
+    """For each alert's side, the reason (with its numbers) of every flag that cleared."""
+    if result is None:
+        return {}
+    th = bd.settings.thresholds
+    graded = {g.side for g in result.grades}
+    return {
+        a.side: {name: flag_reason(result, a.side, name, th) for name in a.flags_removed}
+        for a in alerts
+        if a.side in graded
+    }
+
+
 def _alert_buttons(asset: str, alerts: Sequence[Alert]) -> list[list[dict[str, str]]]:
-    side = alerts[0].side if len(alerts) == 1 else None
-    words = f"{asset} {side}" if side else asset
+    side = alerts[0].side if len(alerts) == 1 else ""
+    words = f"{asset} {side}".strip()
     label = render("groups", "text", kind="check_button", words=words)
-    return [[{"text": label, "callback_data": ALERT_CHECK + words}]]
+    return [[{"text": label, "callback_data": button_data(ALERT_CHECK, asset, side)}]]
 
 
-async def poll_all(app: Application) -> list[PollOutcome]:  # type: ignore[type-arg]
-    """One watcher round: every subscribed asset once (concurrently), then deliver."""
-    userdata: UserData = app.bot_data[groups.USERS]
-    checks: CheckService = app.bot_data[SERVICE]
-    cfg: Settings = app.bot_data[SETTINGS]
-    poll_ms = int(groups.clock_of(app.bot_data)().timestamp() * 1000)
+async def poll_all(app: App) -> list[PollOutcome]:
+    """One watcher round: every subscribed asset once (concurrently), then deliver.
+
+    At shutdown the polls are cut (their transactions are all or nothing); the delivery
+    stops by itself after the sends in flight, so what was sent is always noted as sent.
+    """
+    bd = app.bot_data
+    poll_ms = bd.now_ms()
 
     async def one(asset: str) -> PollOutcome | None:
         try:
-            return await poll_asset(checks, userdata, cfg, asset, poll_ms)
-        except PreflightError as e:
-            # a failed fetch leaves every streak as it was: the next poll decides
+            return await poll_asset(bd, asset, poll_ms)
+        except PreflightError as e:  # the store could not be written: next round decides
             log.warning("watcher: %s skipped this round: %s", asset, e)
             return None
 
-    outcomes = await asyncio.gather(*(one(a) for a in userdata.subscribed_assets()))
-    await app.bot_data[groups.BROADCASTER].drain()
+    async def polls() -> list[PollOutcome | None]:
+        assets = await bd.store.run(bd.users.subscribed_assets)
+        return await asyncio.gather(*(one(a) for a in assets))
+
+    outcomes = await bd.lifecycle.guard(polls())
+    if outcomes is None:
+        return []
+    await bd.broadcaster.drain()
     # sent messages are kept a week for the record, then pruned
-    userdata.prune_outbox(poll_ms - 7 * 24 * 3600 * 1000)
+    await bd.store.run(bd.users.prune_outbox, poll_ms - 7 * 24 * 3600 * 1000)
     return [o for o in outcomes if o is not None]
 
 
-async def watcher_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The JobQueue callback of the watcher."""
+async def watcher_job(context: Context) -> None:
+    """The JobQueue callback of the watcher (cut short when the bot stops)."""
     await poll_all(context.application)
 
 
-async def start(app: Application) -> None:  # type: ignore[type-arg]
+def start_watcher(app: App) -> None:
     """Start the watcher: one repeating job, first run one interval after start-up."""
     if app.job_queue is None:
         log.warning(
             "no JobQueue: stress warnings are off (install python-telegram-bot[job-queue])"
         )
         return
-    interval = timedelta(seconds=app.bot_data[SETTINGS].warn_interval_s)
+    interval = timedelta(seconds=app.bot_data.settings.warn_interval_s)
     for job in app.job_queue.get_jobs_by_name(WATCHER_JOB):
         job.schedule_removal()
     app.job_queue.run_repeating(watcher_job, interval=interval, first=interval, name=WATCHER_JOB)
@@ -169,90 +284,98 @@ def parse_subscribe(args: Sequence[str]) -> tuple[str, tuple[str, ...]]:
 
 
 async def subscribe_chat(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     chat_id: int,
     asset_word: str,
     sides: tuple[str, ...],
     thread_id: int | None,
 ) -> str:
     """Subscribe a chat starting from the current levels; return the reply text."""
-    [asset] = parse_assets([asset_word], service(context).known_assets(), SUBSCRIBE_EXAMPLE)
-    userdata = groups.users(context)
-    held = {s.asset for s in userdata.subscriptions(chat_id)}
+    bd = context.bot_data
+    [asset] = parse_assets([asset_word], bd.service.known_assets(), SUBSCRIBE_EXAMPLE)
+    held = {s.asset for s in await bd.store.run(bd.users.subscriptions, chat_id)}
     if asset not in held and len(held) >= MAX_ASSETS_PER_CHAT:
         return render("groups", kind="too_many", limit=MAX_ASSETS_PER_CHAT)
-    result = await service(context).market(asset)
-    th = settings(context).thresholds
-    stresses = stress_by_side(result, th)
+    result = await bd.service.market(asset)
+    stresses = stress_by_side(result, bd.settings.thresholds)
     levels: dict[str, tuple[Level, tuple[str, ...]]] = {
         side: (stresses[side].level, stresses[side].caution_flags)
         for side in sides
         if side in stresses
     }
-    subs = userdata.subscribe(chat_id, asset, levels, thread_id)
+    subs = await bd.store.run(bd.users.subscribe, chat_id, asset, levels, thread_id)
     return render(
         "groups",
         kind="subscribed",
         asset=asset,
         sides=[stresses[s] for s in sides if s in stresses],
         subs=subs,
-        interval_min=max(1, round(settings(context).warn_interval_s / 60)),
+        interval_min=max(1, round(bd.settings.warn_interval_s / 60)),
     )
 
 
-async def subscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Subscribe this chat to stress warnings for an asset."""
+async def subscribe_command(update: Update, context: Context) -> None:
+    """Subscribe this chat to stress warnings for an asset (in a group: admins only)."""
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
     try:
         asset_word, sides = parse_subscribe(context.args or [])
-        text = await subscribe_chat(context, chat.id, asset_word, sides, groups.topic_of(message))
+    except ParseError as e:
+        await message.reply_text(render("problem", error=e))
+        return
+    if not await may_change_settings(update, context):
+        await message.reply_text(render("groups", kind="admins_only", what="subscriptions"))
+        return
+    try:
+        text = await subscribe_chat(context, chat.id, asset_word, sides, topic_of(message))
     except PreflightError as e:
-        text = render("problem", error=e)
+        text = problem(e)
     await message.reply_text(text)
 
 
-async def unsubscribe_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stop warnings for one asset, or all."""
+async def unsubscribe_command(update: Update, context: Context) -> None:
+    """Stop warnings for one asset, or all (in a group: admins only)."""
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
+    bd = context.bot_data
     args = context.args or []
     if len(args) != 1:
         err = ParseError("name one asset, or all", UNSUBSCRIBE_EXAMPLE)
         await message.reply_text(render("problem", error=err))
         return
-    userdata = groups.users(context)
-    if args[0].lower() == "all":
-        removed = userdata.unsubscribe(chat.id)
-        asset = None
-    else:
+    if not await may_change_settings(update, context):
+        await message.reply_text(render("groups", kind="admins_only", what="subscriptions"))
+        return
+    held = await bd.store.run(bd.users.subscriptions, chat.id)
+    asset: str | None = None
+    if args[0].lower() != "all":
         try:
-            asset = _asset_of(args[0])
+            asset = _asset_of(args[0], {s.asset for s in held})
         except ParseError as e:
             await message.reply_text(render("problem", error=e))
             return
-        removed = userdata.unsubscribe(chat.id, asset)
+    removed = await bd.store.run(bd.users.unsubscribe, chat.id, asset)
+    left = await bd.store.run(bd.users.subscriptions, chat.id)
     await message.reply_text(
-        render(
-            "groups",
-            kind="unsubscribed",
-            asset=asset,
-            removed=removed,
-            subs=_grouped(userdata.subscriptions(chat.id)),
-        )
+        render("groups", kind="unsubscribed", asset=asset, removed=removed, subs=_grouped(left))
     )
 
 
-def _asset_of(word: str) -> str:
-    # no known-asset check: an asset that vanished from the venues can still be dropped
+def _asset_of(word: str, held: set[str]) -> str:
+    # a symbol the chat follows is taken as it is (even ME or THE); no known-asset check
+    # otherwise: an asset that vanished from the venues can still be dropped
+    symbol = word.strip().lstrip("$").upper()
+    if symbol in held:
+        return symbol
     return parse_assets([word], set(), UNSUBSCRIBE_EXAMPLE)[0]
 
 
-async def subscriptions_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def subscriptions_command(update: Update, context: Context) -> None:
     """List this chat's subscriptions and the level last notified for each."""
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
-    subs = groups.users(context).subscriptions(chat.id)
+    bd = context.bot_data
+    subs = await bd.store.run(bd.users.subscriptions, chat.id)
     await message.reply_text(render("groups", kind="subscriptions", subs=_grouped(subs)))
 
 
@@ -263,66 +386,57 @@ def _grouped(subs: list[Subscription]) -> list[dict[str, object]]:
     return [{"asset": asset, "sides": sides} for asset, sides in by_asset.items()]
 
 
-async def subscribe_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The Subscribe button under a check or dashboard: both sides of its asset."""
+async def subscribe_button(update: Update, context: Context) -> None:
+    """The Subscribe button under a check or dashboard: both sides (in a group: admins only)."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    chat_id, thread_id = _where(query)
-    asset_word = query.data[len(buttons.SUBSCRIBE) :]
+    button = read_button(query.data)
+    if button is None or button.kind != SUBSCRIBE:
+        await answer_quietly(query, render("notice", "text", kind="outdated_button"))
+        return
+    if is_group(update) and not await may_change_settings(update, context):
+        text = render("groups", "text", kind="admins_only", what="subscriptions")
+        await answer_quietly(query, text, show_alert=True)
+        return
+    chat_id, thread_id = query_chat(query)
     try:
-        text = await subscribe_chat(context, chat_id, asset_word, ("long", "short"), thread_id)
+        text = await subscribe_chat(context, chat_id, button.asset, ("long", "short"), thread_id)
     except PreflightError as e:
-        await answer_quietly(query, render("problem", "text", error=e)[:200], show_alert=True)
+        await answer_quietly(query, problem(e, "text"), show_alert=True)
         return
     await answer_quietly(
-        query, render("groups", "text", kind="subscribed_short", asset=asset_word.upper())
+        query, render("groups", "text", kind="subscribed_short", asset=button.asset)
     )
     await context.bot.send_message(chat_id, text, message_thread_id=thread_id)
 
 
-async def alert_check_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def alert_check_button(update: Update, context: Context) -> None:
     """The Check button under an alert: grade that asset (and side) now, as a new message."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    wait_s = rate_limited(context, query.from_user.id)
-    if wait_s is not None:
-        await answer_quietly(
-            query,
-            render("groups", "text", kind="slow_down", wait_s=wait_s),
-            show_alert=True,
-        )
+    button = read_button(query.data)
+    if button is None:
+        await answer_quietly(query, render("notice", "text", kind="outdated_button"))
         return
+    wait_s = check_limited(context, query.from_user.id)
+    if wait_s is not None:
+        text = render("groups", "text", kind="slow_down", wait_s=wait_s)
+        await answer_quietly(query, text, show_alert=True)
+        return
+    side: Side | None = (
+        "long" if button.rest == "long" else "short" if button.rest == "short" else None
+    )
+    idea = TradeIdea(asset=button.asset, side=side)
     try:
-        idea = parse_idea(query.data[len(ALERT_CHECK) :])
-        result = await service(context).check(idea)
+        result = await context.bot_data.service.check(idea)
     except PreflightError as e:
-        await answer_quietly(query, render("problem", "text", error=e)[:200], show_alert=True)
+        await answer_quietly(query, problem(e, "text"), show_alert=True)
         return
     await answer_quietly(query)
-    chat_id, thread_id = _where(query)
+    chat_id, thread_id = query_chat(query)
     await context.bot.send_message(
         chat_id,
-        render_check(result, "html", settings(context).thresholds),
+        render_check(result, "html", context.bot_data.settings.thresholds),
         message_thread_id=thread_id,
-        reply_markup=buttons.check_keyboard(idea),
+        reply_markup=check_keyboard(idea, query.from_user.id),
     )
-
-
-def _where(query: CallbackQuery) -> tuple[int, int | None]:
-    """The chat and forum topic a button was pressed in."""
-    message = query.message
-    if message is None:
-        return query.from_user.id, None
-    if isinstance(message, Message):
-        return message.chat.id, groups.topic_of(message)
-    return message.chat.id, None  # too old to read: its chat is still known
-
-
-def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Add the subscription commands and buttons."""
-    new_messages = filters.UpdateType.MESSAGE
-    app.add_handler(CommandHandler("subscribe", subscribe_command, filters=new_messages))
-    app.add_handler(CommandHandler("unsubscribe", unsubscribe_command, filters=new_messages))
-    app.add_handler(CommandHandler("subscriptions", subscriptions_command, filters=new_messages))
-    app.add_handler(CallbackQueryHandler(subscribe_button, pattern=f"^{buttons.SUBSCRIBE}"))
-    app.add_handler(CallbackQueryHandler(alert_check_button, pattern=f"^{ALERT_CHECK}"))

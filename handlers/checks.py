@@ -1,4 +1,9 @@
-"""/check, /market and free-text checks: answer at once, then edit the progress into the result."""
+"""/check, /market, free-text and caption checks: answer at once, then edit in the result.
+
+In a private chat the answer is a progress message edited into the result; in a group the
+result is sent once it is ready (a group gets only about 20 messages a minute, so the
+progress message would halve what the group can be answered).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,18 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from handlers.buttons import check_keyboard, market_keyboard
-from handlers.common import rate_limited, remember_progress, service, settings, take_progress
+from handlers.common import (
+    check_limited,
+    command_of,
+    is_group,
+    problem,
+    remember_progress,
+    take_progress,
+    text_of,
+)
+from handlers.context import Context
 from signals.errors import ParseError, PreflightError
 from signals.grade import CheckResult
 from signals.idea import parse_idea
@@ -20,17 +33,27 @@ log = logging.getLogger(__name__)
 MARKET_EXAMPLE = "/market ETH"
 
 
-async def check_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def check_command(update: Update, context: Context) -> None:
     """Grade the trade idea written after /check."""
     await _check(update, context)
 
 
-async def check_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def check_text(update: Update, context: Context) -> None:
     """Grade a bare message such as `eth long 5x` (private chats only)."""
     await _check(update, context)
 
 
-async def market_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def check_caption(update: Update, context: Context) -> None:
+    """Grade a photo's caption like a message: any caption in private, `/check …` in groups."""
+    message = update.effective_message
+    assert message is not None
+    command = command_of(message, context.bot.username)
+    if command not in (None, "check") or (command is None and is_group(update)):
+        return
+    await _check(update, context)
+
+
+async def market_command(update: Update, context: Context) -> None:
     """Show the market dashboard for the asset after /market."""
     message = update.effective_message
     assert message is not None
@@ -46,16 +69,16 @@ async def market_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         update,
         context,
         render("progress", kind="market", asset=asset),
-        lambda: service(context).market(asset),
-        lambda r: (render_market(r), market_keyboard(asset)),
+        lambda: context.bot_data.service.market(asset),
+        lambda r: (render_market(r), market_keyboard(asset, _asker(update))),
     )
 
 
-async def _check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _check(update: Update, context: Context) -> None:
     message = update.effective_message
-    assert message is not None and message.text is not None
+    assert message is not None
     try:
-        idea = parse_idea(message.text)
+        idea = parse_idea(text_of(message))
     except ParseError as e:
         await message.reply_text(render("problem", error=e))
         return
@@ -63,72 +86,67 @@ async def _check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         update,
         context,
         render("progress", kind="check", idea=idea),
-        lambda: service(context).check(idea),
+        lambda: context.bot_data.service.check(idea),
         lambda r: (
-            render_check(r, "html", settings(context).thresholds),
-            check_keyboard(idea),
+            render_check(r, "html", context.bot_data.settings.thresholds),
+            check_keyboard(idea, _asker(update)),
         ),
     )
 
 
+def _asker(update: Update) -> int | None:
+    user = update.effective_user
+    return user.id if user is not None else None
+
+
 async def _grade_in_place(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     progress_text: str,
     grade: Callable[[], Awaitable[CheckResult]],
     reply: Callable[[CheckResult], tuple[str, InlineKeyboardMarkup | None]],
 ) -> None:
-    """Answer at once with the progress text, then edit it into the reply (or the problem)."""
+    """Answer with the progress text (private chats), then with the reply (or the problem)."""
     message = update.effective_message
     assert message is not None
     if not await _within_limit(update, context, message):
         return
-    progress = await message.reply_text(progress_text)
-    remember_progress(context, update, progress)
+    progress: Message | None = None
+    if not is_group(update):
+        progress = await message.reply_text(progress_text)
+        remember_progress(context, update, progress)
     try:
         result = await grade()
     except PreflightError as e:
-        await _finish(context, update, progress, render("problem", error=e))
+        await _finish(context, update, message, progress, problem(e))
         return
-    await _finish(context, update, progress, *reply(result))
+    await _finish(context, update, message, progress, *reply(result))
 
 
 async def _finish(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     update: Update,
-    progress: Message,
+    message: Message,
+    progress: Message | None,
     text: str,
     markup: InlineKeyboardMarkup | None = None,
 ) -> None:
+    if progress is None:
+        await message.reply_text(text, reply_markup=markup)
+        return
     take_progress(context, update)
     await progress.edit_text(text, reply_markup=markup)
 
 
-async def _within_limit(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message
-) -> bool:
-    user = update.effective_user
-    wait_s = rate_limited(context, user.id if user else None)
+async def _within_limit(update: Update, context: Context, message: Message) -> bool:
+    wait_s = check_limited(context, _asker(update))
     if wait_s is None:
         return True
     text = render(
         "notice",
         kind="rate_limited",
-        per_minute=settings(context).check_rate_per_minute,
+        per_minute=context.bot_data.settings.check_rate_per_minute,
         wait_s=wait_s,
     )
     await message.reply_text(text)
     return False
-
-
-def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Add /check, /market and, in private chats, free-text checks (keep this module last)."""
-    new_messages = filters.UpdateType.MESSAGE
-    app.add_handler(CommandHandler("check", check_command, filters=new_messages))
-    app.add_handler(CommandHandler("market", market_command, filters=new_messages))
-    app.add_handler(
-        MessageHandler(
-            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & new_messages,
-            check_text,
-        )
-    )

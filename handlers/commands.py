@@ -1,11 +1,13 @@
-"""/start, /help and /rules, and the command list shown in Telegram's menu."""
+"""/start, /help and /rules, unknown commands, and the command list shown in Telegram's menu."""
 
 from __future__ import annotations
 
-from telegram import BotCommand, Update
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+import difflib
 
-from handlers.common import settings
+from telegram import BotCommand, Update
+
+from handlers.common import command_of, is_group, text_of
+from handlers.context import Context
 from templates import render
 
 
@@ -16,30 +18,40 @@ def bot_commands() -> list[BotCommand]:
     return [BotCommand(name.strip(), description.strip()) for name, description in pairs]
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: Context) -> None:
     """Greet the user and show what Preflight does."""
     message = update.effective_message
     assert message is not None
     await message.reply_text(render("help", greeting=True, user=update.effective_user))
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: Context) -> None:
     """Show what Preflight does, with examples."""
     message = update.effective_message
     assert message is not None
     await message.reply_text(render("help", greeting=False, user=update.effective_user))
 
 
-async def rules(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def rules(update: Update, context: Context) -> None:
     """Show the four flags, their thresholds from settings, and the verdict rule."""
     message = update.effective_message
     assert message is not None
-    await message.reply_text(render("rules", th=settings(context).thresholds))
+    await message.reply_text(render("rules", th=context.bot_data.settings.thresholds))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Add /start, /help and /rules."""
-    new_messages = filters.UpdateType.MESSAGE
-    app.add_handler(CommandHandler("start", start, filters=new_messages))
-    app.add_handler(CommandHandler("help", help_command, filters=new_messages))
-    app.add_handler(CommandHandler("rules", rules, filters=new_messages))
+async def unknown_command(update: Update, context: Context) -> None:
+    """Point a command no handler took to /help: always in private, in groups only if for us."""
+    message = update.effective_message
+    if message is None:
+        return
+    name = command_of(message, context.bot.username)
+    if name is None:
+        return  # a command for another bot
+    if is_group(update) and "@" not in text_of(message).split(maxsplit=1)[0]:
+        return  # a bare /foo in a group may be any bot's
+    known = [c.command for c in bot_commands()]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    text = render(
+        "notice", kind="unknown_command", command=name[:32], close=close[0] if close else None
+    )
+    await message.reply_text(text)

@@ -1,60 +1,98 @@
-"""Small pieces every handler shares: the service, settings, safe edits and answers."""
+"""Small pieces every handler shares: chats and senders, progress, safe edits and answers."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    ChatMember,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatType
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-if TYPE_CHECKING:
-    from handlers.ratelimit import SlidingWindowLimiter
-    from settings import Settings
-    from signals.service import CheckService
+from handlers.context import Context
+from signals.errors import PreflightError
+from signals.store import StoreBusy, StoreError
+from templates import Fmt, render, toast
 
 log = logging.getLogger(__name__)
 
-# bot_data keys
-SERVICE = "service"
-SETTINGS = "settings"
-RATE_LIMITER = "rate_limiter"
-# chat_data key: progress messages of updates still being answered, by update_id
-PENDING = "pending_progress"
+
+def is_group(update: Update) -> bool:
+    """True in groups and supergroups."""
+    chat = update.effective_chat
+    return chat is not None and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
-def service(context: ContextTypes.DEFAULT_TYPE) -> CheckService:
-    """The CheckService started in post_init."""
-    return context.bot_data[SERVICE]  # type: ignore[no-any-return]
+def topic_of(message: Message) -> int | None:
+    """The forum topic a message was posted in, or None outside forum topics."""
+    return message.message_thread_id if message.is_topic_message else None
 
 
-def settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
-    """The Settings the application was built with."""
-    return context.bot_data[SETTINGS]  # type: ignore[no-any-return]
+def text_of(message: Message) -> str:
+    """What a user wrote: a message's text, or a photo's (document's) caption."""
+    return message.text or message.caption or ""
 
 
-def rate_limited(context: ContextTypes.DEFAULT_TYPE, user_id: int | None) -> int | None:
+def command_of(message: Message, bot_username: str | None) -> str | None:
+    """The command a message starts with (`check` for `/check@ThisBot …`), if it is for us.
+
+    None when the message is no command, or a command addressed to another bot.
+    """
+    entities = message.entities if message.text else message.caption_entities
+    text = text_of(message)
+    if not entities or entities[0].type != MessageEntity.BOT_COMMAND or entities[0].offset:
+        return None
+    word = text[1 : entities[0].length]
+    name, _, addressee = word.partition("@")
+    if addressee and (bot_username is None or addressee.lower() != bot_username.lower()):
+        return None
+    return name.lower()
+
+
+async def may_change_settings(update: Update, context: Context) -> bool:
+    """Anyone in a private chat; in a group only its admins (asked of Telegram each time)."""
+    chat, message, user = update.effective_chat, update.effective_message, update.effective_user
+    if chat is None or not is_group(update):
+        return True
+    # an anonymous admin posts as the group itself
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id == chat.id
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+
+
+def problem(error: PreflightError, fmt: Fmt = "html") -> str:
+    """The user's one line for an error: a store that is busy or broken gets its own notice."""
+    if isinstance(error, StoreError):
+        log.warning("%s", error)  # the operator's line: which file, what to do
+        kind = "store_busy" if isinstance(error, StoreBusy) else "store_broken"
+        return render("notice", fmt, kind=kind)
+    return render("problem", fmt, error=error)
+
+
+def check_limited(context: Context, user_id: int | None) -> int | None:
     """Count one check for the user; whole seconds (≥ 1) to wait when over the limit, else None."""
-    limiter: SlidingWindowLimiter = context.bot_data[RATE_LIMITER]
-    wait_s = limiter.acquire(user_id if user_id is not None else 0)
+    wait_s = context.bot_data.check_limit.acquire(user_id if user_id is not None else 0)
     return None if wait_s is None else max(1, round(wait_s))
 
 
-def remember_progress(
-    context: ContextTypes.DEFAULT_TYPE, update: Update, message: Message
-) -> None:
+def remember_progress(context: Context, update: Update, message: Message) -> None:
     """Note the progress message so the error handler can turn it into a failure notice."""
-    if context.chat_data is not None:
-        context.chat_data.setdefault(PENDING, {})[update.update_id] = message
+    context.bot_data.progress.remember(update.update_id, message)
 
 
-def take_progress(context: ContextTypes.DEFAULT_TYPE, update: Update) -> Message | None:
+def take_progress(context: Context, update: Update) -> Message | None:
     """Forget (and return) the progress message of an update, if one is pending."""
-    if context.chat_data is None:
-        return None
-    pending: dict[int, Message] = context.chat_data.get(PENDING, {})
-    return pending.pop(update.update_id, None)
+    return context.bot_data.progress.take(update.update_id)
 
 
 async def edit_in_place(
@@ -72,9 +110,9 @@ async def edit_in_place(
 
 
 async def answer_quietly(query: CallbackQuery, text: str | None = None, **kwargs: Any) -> None:
-    """Answer a button press; a query Telegram already expired is not worth an error."""
+    """Answer a button press (cut to Telegram's 200 units); an expired query is no error."""
     try:
-        await query.answer(text, **kwargs)
+        await query.answer(toast(text) if text else text, **kwargs)
     except BadRequest as e:
         if "query is too old" not in str(e).lower():
             raise

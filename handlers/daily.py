@@ -1,4 +1,8 @@
-"""Daily summaries: /daily, /watch and /chart, and the per-chat JobQueue job that posts them."""
+"""Daily summaries: /daily, /watch and /chart, and the per-chat JobQueue job that posts them.
+
+A summary whose time passed while the bot was down is caught up right after start-up —
+once, on the same local day, and only if it was set before that time — never twice.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from telegram import Update
 from telegram.constants import ChatAction
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from handlers import groups
-from handlers.common import rate_limited, service, settings
+from handlers.common import check_limited, may_change_settings, topic_of
+from handlers.context import App, BotData, Context
 from signals.chart import chart_png
 from signals.errors import ParseError, PreflightError, UnknownAsset
 from signals.grade import CheckResult
@@ -92,10 +95,9 @@ def parse_assets(words: list[str], known: set[str], example: str) -> tuple[str, 
     """Asset words (`eth`, `$SOL`, `BTCUSDT`) → unique symbols, checked against known ones."""
     assets: list[str] = []
     for word in words:
-        try:
-            asset = parse_idea(word).asset
-        except ParseError as e:
-            raise ParseError(f"{word!r} is not an asset symbol", example) from e
+        symbol = word.strip().lstrip("$").upper()
+        # a known symbol is taken as it is, even one the idea grammar reads as a word (ME)
+        asset = symbol if symbol in known else _asset_word(word, example)
         if known and asset not in known:
             close = tuple(difflib.get_close_matches(asset, sorted(known), n=3, cutoff=0.5))
             raise UnknownAsset(asset, close)
@@ -104,6 +106,13 @@ def parse_assets(words: list[str], known: set[str], example: str) -> tuple[str, 
     if len(assets) > MAX_WATCHLIST:
         raise ParseError(f"at most {MAX_WATCHLIST} assets in a summary", example)
     return tuple(assets)
+
+
+def _asset_word(word: str, example: str) -> str:
+    try:
+        return parse_idea(word).asset
+    except ParseError as e:
+        raise ParseError(f"{word[:32]!r} is not an asset symbol", example) from e
 
 
 def parse_daily(args: list[str], known: set[str]) -> DailyRequest:
@@ -148,7 +157,7 @@ def job_name(chat_id: int) -> str:
     return f"daily:{chat_id}"
 
 
-def unschedule(app: Application, chat_id: int) -> None:  # type: ignore[type-arg]
+def unschedule(app: App, chat_id: int) -> None:
     """Remove a chat's summary job, if any."""
     if app.job_queue is None:
         return
@@ -156,7 +165,7 @@ def unschedule(app: Application, chat_id: int) -> None:  # type: ignore[type-arg
         job.schedule_removal()
 
 
-def schedule(app: Application, chat: ChatSettings) -> None:  # type: ignore[type-arg]
+def schedule(app: App, chat: ChatSettings) -> None:
     """(Re)schedule a chat's summary at its local time every day; unschedule when off."""
     unschedule(app, chat.chat_id)
     if app.job_queue is None or chat.daily_time is None:
@@ -170,46 +179,74 @@ def schedule(app: Application, chat: ChatSettings) -> None:  # type: ignore[type
     )
 
 
-async def start(app: Application) -> None:  # type: ignore[type-arg]
-    """Reschedule every chat's summary from the store (after a restart or redeploy)."""
-    userdata = app.bot_data[groups.USERS]
-    chats = userdata.daily_chats()
+def missed_today(chat: ChatSettings, now: datetime) -> bool:
+    """True when today's summary time (local) has passed and it was set before that time."""
+    if chat.daily_time is None:
+        return False
+    zone = ZoneInfo(chat.tz)
+    local_now = now.astimezone(zone)
+    hour, minute = (int(p) for p in chat.daily_time.split(":"))
+    due = datetime(local_now.year, local_now.month, local_now.day, hour, minute, tzinfo=zone)
+    if due > local_now:
+        return False
+    return chat.daily_set_ms is None or chat.daily_set_ms < due.timestamp() * 1000
+
+
+def day_prefix(chat: ChatSettings, now: datetime) -> str:
+    """The outbox key prefix of every summary of a chat's local day."""
+    local_day = now.astimezone(ZoneInfo(chat.tz)).date().isoformat()
+    return f"daily:{chat.chat_id}:{local_day}:"
+
+
+async def restore_schedules(app: App) -> int:
+    """Reschedule every chat's summary from the store and catch up today's missed ones.
+
+    A summary is caught up once: when its time passed today (the chat's local day) while
+    the bot was down and no summary of that chat went out today.
+    """
+    bd = app.bot_data
+    chats = await bd.store.run(bd.users.daily_chats)
+    now = bd.clock()
+    caught_up = 0
     for chat in chats:
         schedule(app, chat)
-    log.info("daily summaries scheduled for %d chats", len(chats))
+        if not missed_today(chat, now) or app.job_queue is None:
+            continue
+        if await bd.store.run(bd.users.has_message_like, day_prefix(chat, now)):
+            continue
+        app.job_queue.run_once(
+            catch_up_job, 0, chat_id=chat.chat_id, name=f"daily-catch-up:{chat.chat_id}"
+        )
+        caught_up += 1
+    log.info("daily summaries scheduled for %d chats, %d caught up", len(chats), caught_up)
+    return caught_up
 
 
-def _moved(app: Application, old: int, new: int) -> None:  # type: ignore[type-arg]
-    unschedule(app, old)
-    chat = app.bot_data[groups.USERS].chat(new)
+def move_schedule(app: App, chat: ChatSettings | None, old_chat_id: int) -> None:
+    """A chat moved to a new id (group → supergroup): its summary job follows it."""
+    unschedule(app, old_chat_id)
     if chat is not None:
         schedule(app, chat)
-
-
-def _gone(app: Application, chat_id: int) -> None:  # type: ignore[type-arg]
-    unschedule(app, chat_id)
-
-
-groups.ON_MIGRATED.append(_moved)
-groups.ON_CHAT_GONE.append(_gone)
 
 
 # ---- the summary -----------------------------------------------------------------------------
 
 
-async def summary_rows(
-    context: ContextTypes.DEFAULT_TYPE, assets: tuple[str, ...]
-) -> list[SummaryRow]:
+async def summary_rows(bd: BotData, assets: tuple[str, ...]) -> list[SummaryRow]:
     """Grade every asset of a watchlist (both sides at 1x), concurrently."""
-    th = settings(context).thresholds
+    th = bd.settings.thresholds
 
     async def one(asset: str) -> SummaryRow:
         try:
-            result = await service(context).market(asset)
+            result = await bd.service.market(asset)
         except PreflightError as e:
             log.warning("daily summary: %s unavailable: %s", asset, e)
             return SummaryRow(asset, None, None, None, "calm", render("problem", "text", error=e))
         stresses = stress_by_side(result, th)
+        if not any(s.known for s in stresses.values()):
+            # missing data is never shown as calm
+            error = render("groups", "text", kind="no_flag_data")
+            return SummaryRow(asset, None, None, None, "calm", error)
         return SummaryRow(
             asset, result, stresses.get("long"), stresses.get("short"), regime(stresses)
         )
@@ -217,12 +254,10 @@ async def summary_rows(
     return list(await asyncio.gather(*(one(a) for a in assets)))
 
 
-async def build_summary(
-    context: ContextTypes.DEFAULT_TYPE, chat: ChatSettings, now: datetime
-) -> list[Draft]:
+async def build_summary(bd: BotData, chat: ChatSettings, now: datetime) -> list[Draft]:
     """The summary text and its chart for one chat, as outbox drafts (deduped per day)."""
-    assets = chat.watchlist or settings(context).summary_assets
-    rows = await summary_rows(context, assets)
+    assets = chat.watchlist or bd.settings.summary_assets
+    rows = await summary_rows(bd, assets)
     local = now.astimezone(ZoneInfo(chat.tz))
     pick = chart_pick(rows)
     text = render(
@@ -236,7 +271,7 @@ async def build_summary(
     drafts = [Draft(f"{key}:text", chat.chat_id, text, chat.thread_id)]
     if pick is not None:
         try:
-            asof, data = await service(context).asset_state(pick)
+            asof, data = await bd.service.asset_state(pick)
         except PreflightError as e:
             log.warning("daily chart of %s unavailable: %s", pick, e)
             return drafts
@@ -250,8 +285,7 @@ async def build_summary(
 
 def summary_key(chat: ChatSettings, now: datetime) -> str:
     """The outbox key of a chat's summary: one per chat, local day and time of day."""
-    local_day = now.astimezone(ZoneInfo(chat.tz)).date().isoformat()
-    return f"daily:{chat.chat_id}:{local_day}:{chat.daily_time}"
+    return f"{day_prefix(chat, now)}{chat.daily_time}"
 
 
 def _row_ctx(row: SummaryRow) -> dict[str, object]:
@@ -265,82 +299,104 @@ def _row_ctx(row: SummaryRow) -> dict[str, object]:
     }
 
 
-async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def daily_job(context: Context) -> None:
     """Post a chat's daily summary (the JobQueue callback; reads the app's clock)."""
     job = context.job
     if job is None or job.chat_id is None:
         return
-    userdata = groups.users(context)
-    chat = userdata.chat(job.chat_id)
+    await post_summary(context.bot_data, job.chat_id, False)
+
+
+async def catch_up_job(context: Context) -> None:
+    """Post a summary missed while the bot was down, unless one went out today after all."""
+    job = context.job
+    if job is None or job.chat_id is None:
+        return
+    await post_summary(context.bot_data, job.chat_id, True)
+
+
+async def post_summary(bd: BotData, chat_id: int, catching_up: bool) -> None:
+    """Queue today's summary of a chat once (its text's key is per day), then deliver."""
+    store, users = bd.store, bd.users
+    chat = await store.run(users.chat, chat_id)
     if chat is None or not chat.daily_on:
         return
-    now = groups.clock_of(context.bot_data)()
-    # a job that fires twice on one day (a restart at that minute) posts once
-    if userdata.has_message(summary_key(chat, now) + ":text"):
+    now = bd.clock()
+    # a job that fires twice on one day (a restart at that minute) posts once; a catch-up
+    # posts nothing when any summary of the chat went out today
+    done = day_prefix(chat, now) if catching_up else summary_key(chat, now) + ":text"
+    if await store.run(users.has_message_like, done):
         log.info("daily summary for %d already queued today", chat.chat_id)
     else:
-        userdata.enqueue(await build_summary(context, chat, now))
-    await groups.broadcaster(context).drain()
+        # cut at shutdown while grading; a summary not queued yet is caught up at start
+        drafts = await bd.lifecycle.guard(build_summary(bd, chat, now))
+        if drafts is None:
+            return
+        await store.run(users.enqueue, drafts)
+    await bd.broadcaster.drain()
 
 
 # ---- commands --------------------------------------------------------------------------------
 
 
-async def daily_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Show, set or stop the chat's daily summary."""
+async def daily_command(update: Update, context: Context) -> None:
+    """Show, set or stop the chat's daily summary (changing it in a group: admins only)."""
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
-    userdata = groups.users(context)
+    bd = context.bot_data
+    store, users = bd.store, bd.users
     args = context.args or []
     if not args:
-        await message.reply_text(_settings_text(context, userdata.chat(chat.id)))
+        await message.reply_text(_settings_text(bd, await store.run(users.chat, chat.id)))
         return
-    if not await groups.may_change_settings(update, context):
-        await message.reply_text(render("groups", kind="admins_only"))
+    if not await may_change_settings(update, context):
+        await message.reply_text(render("groups", kind="admins_only", what="summary"))
         return
     if args[0].lower() == "off":
-        current = userdata.daily_off(chat.id)
+        current = await store.run(users.daily_off, chat.id)
         unschedule(context.application, chat.id)
         await message.reply_text(render("groups", kind="daily_off", chat=current))
         return
     try:
-        request = parse_daily(args, service(context).known_assets())
+        request = parse_daily(args, bd.service.known_assets())
     except PreflightError as e:
         await message.reply_text(render("problem", error=e))
         return
-    saved = userdata.set_daily(
+    saved = await store.run(
+        users.set_daily,
         chat.id,
         chat.type,
         request.daily_time,
         request.tz,
         request.assets,
-        groups.topic_of(message),
+        topic_of(message),
     )
     schedule(context.application, saved)
-    await message.reply_text(_settings_text(context, saved, just_set=True))
+    await message.reply_text(_settings_text(bd, saved, just_set=True))
 
 
-async def watch_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Set the assets the chat's daily summary covers."""
+async def watch_command(update: Update, context: Context) -> None:
+    """Set the assets the chat's daily summary covers (in a group: admins only)."""
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
+    bd = context.bot_data
     if not context.args:
         err = ParseError("name the assets to watch", WATCH_EXAMPLE)
         await message.reply_text(render("problem", error=err))
         return
-    if not await groups.may_change_settings(update, context):
-        await message.reply_text(render("groups", kind="admins_only"))
+    if not await may_change_settings(update, context):
+        await message.reply_text(render("groups", kind="admins_only", what="summary"))
         return
     try:
-        assets = parse_assets(context.args, service(context).known_assets(), WATCH_EXAMPLE)
+        assets = parse_assets(context.args, bd.service.known_assets(), WATCH_EXAMPLE)
     except PreflightError as e:
         await message.reply_text(render("problem", error=e))
         return
-    saved = groups.users(context).set_watchlist(chat.id, chat.type, assets)
-    await message.reply_text(_settings_text(context, saved, just_set=True))
+    saved = await bd.store.run(bd.users.set_watchlist, chat.id, chat.type, assets)
+    await message.reply_text(_settings_text(bd, saved, just_set=True))
 
 
-async def chart_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def chart_command(update: Update, context: Context) -> None:
     """Send the 7-day chart of one asset."""
     message = update.effective_message
     assert message is not None
@@ -349,13 +405,14 @@ async def chart_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await message.reply_text(render("problem", error=err))
         return
     user = update.effective_user
-    wait_s = rate_limited(context, user.id if user else None)
+    wait_s = check_limited(context, user.id if user else None)
     if wait_s is not None:
         await message.reply_text(render("groups", kind="slow_down", wait_s=wait_s))
         return
+    service = context.bot_data.service
     try:
-        [asset] = parse_assets(context.args[:1], service(context).known_assets(), CHART_EXAMPLE)
-        asof, data = await service(context).asset_state(asset)
+        [asset] = parse_assets(context.args[:1], service.known_assets(), CHART_EXAMPLE)
+        asof, data = await service.asset_state(asset)
     except PreflightError as e:
         await message.reply_text(render("problem", error=e))
         return
@@ -367,13 +424,11 @@ async def chart_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
 
 
-def _settings_text(
-    context: ContextTypes.DEFAULT_TYPE, chat: ChatSettings | None, just_set: bool = False
-) -> str:
-    defaults = settings(context).summary_assets
+def _settings_text(bd: BotData, chat: ChatSettings | None, just_set: bool = False) -> str:
+    defaults = bd.settings.summary_assets
     upcoming = None
     if chat is not None and chat.daily_time is not None:
-        now = groups.clock_of(context.bot_data)()
+        now = bd.clock()
         upcoming = next_run(now, chat.daily_time, chat.tz).strftime("%a %d %b %H:%M %Z")
     return render(
         "groups",
@@ -383,11 +438,3 @@ def _settings_text(
         upcoming=upcoming,
         just_set=just_set,
     )
-
-
-def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Add /daily, /watch and /chart."""
-    new_messages = filters.UpdateType.MESSAGE
-    app.add_handler(CommandHandler("daily", daily_command, filters=new_messages))
-    app.add_handler(CommandHandler("watch", watch_command, filters=new_messages))
-    app.add_handler(CommandHandler("chart", chart_command, filters=new_messages))

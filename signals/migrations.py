@@ -1,4 +1,8 @@
-"""Schema migrations of the SQLite store, in order. Append; never edit a released one."""
+"""Schema migrations of the SQLite store. Append; never edit a released one.
+
+The store applies every version it has not applied yet (it records them one by one), so
+numbers need not arrive in order: version 4 belongs to another change.
+"""
 
 from __future__ import annotations
 
@@ -105,6 +109,20 @@ MIGRATIONS: list[tuple[int, str]] = [
             sent_ms INTEGER
         );
         CREATE INDEX outbox_pending ON outbox (status, id);
+        """,
+    ),
+    (
+        5,
+        # a daily summary missed while the bot was down is caught up only when it was set
+        # before that day's time (daily_set_ms); the watcher remembers each flag's last known
+        # state (clear_flags next to the caution `flags`) so a flag that turns unknown holds
+        # it, and since when a side has been blind (blind_since_ms) and whether its
+        # subscribers were told (gap_notified).
+        """
+        ALTER TABLE chats ADD COLUMN daily_set_ms INTEGER;
+        ALTER TABLE watch_state ADD COLUMN clear_flags TEXT NOT NULL DEFAULT '';
+        ALTER TABLE watch_state ADD COLUMN blind_since_ms INTEGER;
+        ALTER TABLE watch_state ADD COLUMN gap_notified INTEGER NOT NULL DEFAULT 0;
         """,
     ),
 ]

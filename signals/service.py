@@ -167,7 +167,9 @@ class CheckService:
     ) -> None:
         self.settings = settings
         self.thresholds = settings.thresholds
+        # a Store handed in belongs to the caller (the bot opens one per process)
         self.store = store
+        self._owns_store = False
         self.source: MarketSource = source if source is not None else self._default_source()
         self.collector: Any = None
 
@@ -175,9 +177,13 @@ class CheckService:
         if self.settings.snapshot_path:
             return SnapshotSource(self.settings.snapshot_path)
         if self.store is None:
-            from signals.store import Store
+            from signals.store import Store, StoreError
 
-            self.store = Store(self.settings.store_path)
+            try:
+                self.store = Store(self.settings.store_path)
+                self._owns_store = True
+            except StoreError as e:  # a check still grades; its liquidation flag is unknown
+                log.warning("%s (liquidation history unavailable)", e)
         return LiveSource(self.settings, self.store)
 
     async def start(self, *, collect: bool = False, wait_for_markets: bool = True) -> None:
@@ -202,7 +208,7 @@ class CheckService:
             await self.collector.stop()
             self.collector = None
         await self.source.close()
-        if self.store is not None:
+        if self.store is not None and self._owns_store:
             self.store.close()
 
     def known_assets(self) -> set[str]:

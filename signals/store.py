@@ -1,24 +1,102 @@
-"""The embedded SQLite store: one file, WAL, schema versions applied by migrations."""
+"""The embedded SQLite store: one file, WAL, schema versions applied by migrations.
+
+One `Store` per process. Its connections are per thread (sqlite3 objects must not cross
+threads); the bot runs its own reads and writes on the store's one worker thread through
+`Store.run`, so SQLite never blocks the event loop. A write lock held elsewhere makes a
+write fail after `BUSY_TIMEOUT_S` with `StoreBusy` instead of freezing anyone; a damaged,
+foreign or newer file fails to open with `StoreBroken`. Both say which file and what to do.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import ParamSpec, TypeVar
 
+from signals.errors import PreflightError
 from signals.migrations import MIGRATIONS
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
+# How long a write waits for a lock another connection holds before giving up. Writes are
+# milliseconds long, so a wait this long means someone else holds the file.
+BUSY_TIMEOUT_S = 1.0
+# Tables the bot needs; a file without them after migrating is not a Preflight store.
+REQUIRED_TABLES = frozenset(
+    {"samples", "liq_minutes", "liq_coverage", "liq_gaps", "chats", "subscriptions"}
+    | {"watch_state", "outbox"}
+)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class StoreError(PreflightError, sqlite3.DatabaseError):
+    """The store cannot be used right now; names the file, the problem and what to do.
+
+    Also an `sqlite3.Error`, so code that already degrades on SQLite errors keeps doing so.
+    """
+
+    def __init__(self, path: str, problem: str, advice: str) -> None:
+        super().__init__(f"store {path}: {problem}: {advice}")
+        self.path = path
+        self.problem = problem
+        self.advice = advice
+
+
+class StoreBusy(StoreError):
+    """Another connection holds the write lock; trying again later may work."""
+
+
+class StoreBroken(StoreError):
+    """The file is damaged, not a Preflight store, too new, or cannot be written."""
+
+
+_BUSY = ("database is locked", "database table is locked", "database schema is locked")
+_DAMAGED = ("file is not a database", "malformed", "database corrupt", "disk image")
+_UNWRITABLE = ("readonly", "unable to open", "disk i/o error", "full", "permission")
+
+
+def store_error(path: str, error: BaseException) -> StoreError:
+    """Translate an SQLite (or file system) error into the one line an operator can act on."""
+    if isinstance(error, StoreError):
+        return error
+    text = str(error) or type(error).__name__
+    lowered = text.lower()
+    if any(marker in lowered for marker in _BUSY):
+        return StoreBusy(
+            path,
+            f"locked by another process ({text})",
+            "stop the other program writing it (a second `python bot.py` or `collect` on "
+            "this PREFLIGHT_STORE_PATH), or wait a moment and try again",
+        )
+    if any(marker in lowered for marker in _DAMAGED):
+        return StoreBroken(
+            path,
+            f"damaged ({text})",
+            f"stop Preflight, move the file aside (mv {path} {path}.broken) and start again, "
+            "or restore a backup (docs/operations.md)",
+        )
+    if any(marker in lowered for marker in _UNWRITABLE):
+        return StoreBroken(
+            path,
+            f"cannot be written ({text})",
+            "check the free disk space and that Preflight may write this file and its folder",
+        )
+    return StoreBroken(
+        path,
+        f"not a Preflight store ({text})",
+        "point PREFLIGHT_STORE_PATH at a Preflight store or a new file (docs/operations.md)",
+    )
 
 
 @dataclass(frozen=True)
@@ -58,52 +136,159 @@ class Store:
     """One SQLite file shared by the recorder, the collector and the bot's user settings.
 
     Connections are per thread (sqlite3 objects must not cross threads); WAL mode lets
-    readers proceed while a writer commits.
+    readers proceed while a writer commits. Opening validates the file and applies missing
+    migrations; `verify=True` also runs SQLite's quick integrity check (the bot does, at
+    start). Any problem raises StoreError naming the file and what to do.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, verify: bool = False) -> None:
         self.path = str(path)
         self._local = threading.local()
         self._lock = threading.Lock()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._connections: list[sqlite3.Connection] = []
+        self._generation = 0
+        self._executor: ThreadPoolExecutor | None = None
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._open(verify)
+        except (sqlite3.Error, OSError) as e:
+            self.close()
+            raise store_error(self.path, e) from e
+
+    def _open(self, verify: bool) -> None:
+        conn = self.connect()
+        if verify:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {problems[0]}")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        current = self.schema_version()
+        if current == 0 and "schema_migrations" not in tables and tables:
+            # someone else's database: never add our tables to it
+            raise StoreBroken(
+                self.path,
+                f"not a Preflight store (it holds tables {', '.join(sorted(tables)[:5])})",
+                "point PREFLIGHT_STORE_PATH at a Preflight store or a new file",
+            )
+        known = {version for version, _ in MIGRATIONS}
+        applied = self._applied_versions(conn)
+        if applied is None:
+            newer = {current} if current > max(known) else set()
+        else:
+            newer = applied - known
+        if newer:
+            raise StoreBroken(
+                self.path,
+                f"written by a newer Preflight (schema {max(newer)}; this one knows "
+                f"up to {max(known)})",
+                "upgrade Preflight, or point PREFLIGHT_STORE_PATH at another file",
+            )
         self.migrate()
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = sorted(REQUIRED_TABLES - tables)
+        if missing:
+            raise StoreBroken(
+                self.path,
+                f"not a Preflight store (no {', '.join(missing)} table)",
+                "point PREFLIGHT_STORE_PATH at a Preflight store or a new file",
+            )
 
     def connect(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        if conn is None or getattr(self._local, "generation", -1) != self._generation:
+            # check_same_thread off only so close() can close every thread's connection;
+            # each connection is still used by the one thread that opened it
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            with self._lock:
+                self._connections.append(conn)
+            self._local.conn, self._local.generation = conn, self._generation
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
         return conn
 
     def schema_version(self) -> int:
-        """The schema version this file is at."""
+        """The schema version this file is at (the highest migration applied)."""
         return int(self.connect().execute("PRAGMA user_version").fetchone()[0])
 
+    def _applied_versions(self, conn: sqlite3.Connection) -> set[int] | None:
+        tables = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ).fetchone()
+        if tables is None:
+            return None
+        return {int(v) for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+
     def migrate(self) -> None:
-        """Apply every migration above the file's version, each in its own transaction."""
+        """Apply every listed migration not yet applied, each in its own transaction.
+
+        Applied versions are recorded one by one (`schema_migrations`), so a migration
+        numbered below one already applied — merged later — still runs. `user_version`
+        holds the highest applied, as before; a file without the record is taken to have
+        every listed version up to its `user_version`.
+        """
         with self._lock:
-            current = self.schema_version()
+            conn = self.connect()
+            applied = self._applied_versions(conn)
+            if applied is None:
+                current = self.schema_version()
+                applied = {v for v, _ in MIGRATIONS if v <= current}
+                with self.transaction() as tx:
+                    tx.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)"
+                    )
+                    tx.executemany(
+                        "INSERT OR IGNORE INTO schema_migrations VALUES (?, ?)",
+                        [(v, 0) for v in sorted(applied)],
+                    )
             for version, sql in MIGRATIONS:
-                if version <= current:
+                if version in applied:
                     continue
                 log.info("store %s: migrating to schema %d", self.path, version)
-                with self.transaction() as conn:
+                with self.transaction() as tx:
                     for statement in _statements(sql):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version={int(version)}")
+                        tx.execute(statement)
+                    tx.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?)",
+                        (version, int(time.time() * 1000)),
+                    )
+                    highest = max(version, self.schema_version())
+                    tx.execute(f"PRAGMA user_version={int(highest)}")
+
+    async def run(self, fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """Run `fn(*args, **kwargs)` on the store's worker thread, off the event loop.
+
+        SQLite errors come back as StoreError (StoreBusy when the file is locked elsewhere).
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._executor, functools.partial(fn, *args, **kwargs)
+            )
+        except sqlite3.Error as e:
+            raise store_error(self.path, e) from e
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Finish queued work and close every connection (a later use reopens one)."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        with self._lock:
+            connections, self._connections = self._connections, []
+            self._generation += 1
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:  # a connection mid-statement on a dying thread
+                log.warning("store %s: a connection did not close cleanly", self.path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

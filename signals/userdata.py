@@ -1,9 +1,12 @@
-"""What users set up, persisted in the shared SQLite store (schema version 3).
+"""What users set up, persisted in the shared SQLite store (schema versions 3 and 5).
 
 Chats' daily-summary settings, stress-warning subscriptions with the level last notified,
 the watcher's per-side observations, and the outbox: every broadcast message is written
 here, in the same transaction as the state change that caused it, before it is sent. A
 crash mid-broadcast therefore resumes from the outbox without sending anything twice.
+
+Every method is synchronous SQLite; the bot calls them through `Store.run`, on the store's
+own thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ class ChatSettings:
     tz: str = "UTC"
     watchlist: tuple[str, ...] = ()
     thread_id: int | None = None
+    # when the current daily time (and timezone) was set, ms; None: before schema 5. A
+    # bookkeeping detail, so not part of equality.
+    daily_set_ms: int | None = field(default=None, compare=False)
 
     @property
     def daily_on(self) -> bool:
@@ -112,8 +118,7 @@ class UserData:
         row = (
             self.store.connect()
             .execute(
-                "SELECT chat_id, chat_type, daily_time, tz, watchlist, thread_id FROM chats "
-                "WHERE chat_id = ?",
+                f"SELECT {_CHAT_COLUMNS} FROM chats WHERE chat_id = ?",
                 (chat_id,),
             )
             .fetchone()
@@ -130,12 +135,17 @@ class UserData:
         thread_id: int | None,
     ) -> ChatSettings:
         """Turn on (or move) a chat's daily summary; None keeps the stored tz / watchlist."""
+        now = self._now_ms()
         with self.store.transaction() as conn:
             self._ensure_chat(conn, chat_id, chat_type)
+            before = conn.execute(
+                "SELECT daily_time, tz FROM chats WHERE chat_id = ?", (chat_id,)
+            ).fetchone()
+            moved = before[0] != daily_time or (tz is not None and before[1] != tz)
             conn.execute(
-                "UPDATE chats SET daily_time = ?, thread_id = ?, chat_type = ?, updated_ms = ? "
-                "WHERE chat_id = ?",
-                (daily_time, thread_id, chat_type, self._now_ms(), chat_id),
+                "UPDATE chats SET daily_time = ?, thread_id = ?, chat_type = ?, updated_ms = ?, "
+                "daily_set_ms = CASE WHEN ? THEN ? ELSE daily_set_ms END WHERE chat_id = ?",
+                (daily_time, thread_id, chat_type, now, moved, now, chat_id),
             )
             if tz is not None:
                 conn.execute("UPDATE chats SET tz = ? WHERE chat_id = ?", (tz, chat_id))
@@ -170,8 +180,7 @@ class UserData:
     def daily_chats(self) -> list[ChatSettings]:
         """Every chat with a daily summary on (to reschedule at start-up)."""
         rows = self.store.connect().execute(
-            "SELECT chat_id, chat_type, daily_time, tz, watchlist, thread_id FROM chats "
-            "WHERE daily_time IS NOT NULL ORDER BY chat_id"
+            f"SELECT {_CHAT_COLUMNS} FROM chats WHERE daily_time IS NOT NULL ORDER BY chat_id"
         )
         return [_chat(r) for r in rows]
 
@@ -298,11 +307,15 @@ class UserData:
     def observations(self, asset: str) -> dict[str, Observation]:
         """The watcher's latest observation of each side of an asset."""
         rows = self.store.connect().execute(
-            "SELECT side, level, streak, flags FROM watch_state WHERE asset = ?", (asset,)
+            "SELECT side, level, streak, flags, clear_flags, blind_since_ms, gap_notified "
+            "FROM watch_state WHERE asset = ?",
+            (asset,),
         )
         return {
-            side: Observation(level, int(streak), _flags(flags))
-            for side, level, streak, flags in rows
+            side: Observation(
+                level, int(streak), _flags(flags), _flags(clear), blind_since, bool(gap)
+            )
+            for side, level, streak, flags, clear, blind_since, gap in rows
         }
 
     def commit_poll(
@@ -321,10 +334,15 @@ class UserData:
         with self.store.transaction() as conn:
             for side, seen in observations.items():
                 conn.execute(
-                    "INSERT INTO watch_state (asset, side, level, streak, flags, asof, polled_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (asset, side) DO UPDATE SET "
+                    "INSERT INTO watch_state (asset, side, level, streak, flags, asof, polled_ms, "
+                    "clear_flags, blind_since_ms, gap_notified) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (asset, side) DO UPDATE SET "
                     "level = excluded.level, streak = excluded.streak, flags = excluded.flags, "
-                    "asof = excluded.asof, polled_ms = excluded.polled_ms",
+                    "asof = excluded.asof, polled_ms = excluded.polled_ms, "
+                    "clear_flags = excluded.clear_flags, "
+                    "blind_since_ms = excluded.blind_since_ms, "
+                    "gap_notified = excluded.gap_notified",
                     (
                         asset,
                         side,
@@ -333,6 +351,9 @@ class UserData:
                         " ".join(seen.caution_flags),
                         asof,
                         now,
+                        " ".join(seen.clear_flags),
+                        seen.blind_since_ms,
+                        int(seen.gap_notified),
                     ),
                 )
             conn.executemany(
@@ -371,17 +392,30 @@ class UserData:
         )
         return conn.total_changes - before
 
-    def pending(self, limit: int | None = None) -> list[OutboxMessage]:
-        """Messages not yet sent, oldest first."""
+    def pending(self, limit: int | None = None, after_id: int = 0) -> list[OutboxMessage]:
+        """Messages not yet sent with an id above `after_id`, oldest first."""
         sql = (
             "SELECT id, dedupe_key, chat_id, thread_id, kind, body, photo, buttons, attempts "
-            "FROM outbox WHERE status = 'pending' ORDER BY id"
+            "FROM outbox WHERE status = 'pending' AND id > ? ORDER BY id"
         )
-        params: tuple[Any, ...] = ()
+        params: tuple[Any, ...] = (after_id,)
         if limit is not None:
             sql += " LIMIT ?"
-            params = (limit,)
+            params = (after_id, limit)
         return [_message(r) for r in self.store.connect().execute(sql, params)]
+
+    def has_message_like(self, key_prefix: str) -> bool:
+        """True when a message whose key starts with `key_prefix` was ever queued."""
+        # a key range rather than LIKE: exact (LIKE ignores case) and it uses the key's index
+        row = (
+            self.store.connect()
+            .execute(
+                "SELECT 1 FROM outbox WHERE dedupe_key >= ? AND dedupe_key < ? LIMIT 1",
+                (key_prefix, key_prefix + "\U0010ffff"),
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def has_message(self, dedupe_key: str) -> bool:
         """True when a message with this key was ever queued (sent or not)."""
@@ -448,6 +482,7 @@ class UserData:
 
 
 _SUB_COLUMNS = "chat_id, asset, side, thread_id, active, notified_level, notified_flags"
+_CHAT_COLUMNS = "chat_id, chat_type, daily_time, tz, watchlist, thread_id, daily_set_ms"
 
 
 def _flags(text: str) -> tuple[str, ...]:
@@ -455,7 +490,7 @@ def _flags(text: str) -> tuple[str, ...]:
 
 
 def _chat(row: tuple[Any, ...]) -> ChatSettings:
-    chat_id, chat_type, daily_time, tz, watchlist, thread_id = row
+    chat_id, chat_type, daily_time, tz, watchlist, thread_id, daily_set_ms = row
     return ChatSettings(
         chat_id=int(chat_id),
         chat_type=chat_type,
@@ -463,6 +498,7 @@ def _chat(row: tuple[Any, ...]) -> ChatSettings:
         tz=tz,
         watchlist=_flags(watchlist),
         thread_id=thread_id,
+        daily_set_ms=daily_set_ms,
     )
 
 

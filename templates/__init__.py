@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import math
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +18,10 @@ if TYPE_CHECKING:
     from signals.grade import CheckResult
 
 Fmt = Literal["html", "text"]
+# Telegram's limits, in UTF-16 code units of the text a client shows (after HTML parsing)
 TELEGRAM_LIMIT = 4096
+CAPTION_LIMIT = 1024
+TOAST_LIMIT = 200
 _DIR = Path(__file__).parent
 
 # ---- number formatting ------------------------------------------------------------------
@@ -264,9 +269,88 @@ _ENVS: dict[str, Environment] = {"html": _make_env("html"), "text": _make_env("t
 
 
 def render(name: str, fmt: Fmt = "html", **ctx: Any) -> str:
-    """Render templates/<name>.j2 as Telegram HTML or plain text, trimmed, ≤ 4096 chars."""
+    """Render templates/<name>.j2 as Telegram HTML or plain text, trimmed.
+
+    Never cut: a message that may grow is shortened before rendering (`render_fitted`).
+    """
     text = _ENVS[fmt].get_template(f"{name}.j2").render(**ctx).strip()
-    return _collapse_blank_lines(text)[:TELEGRAM_LIMIT]
+    return _collapse_blank_lines(text)
+
+
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def visible_length(text: str, fmt: Fmt = "html") -> int:
+    """What Telegram counts against its limits: the shown text (tags and entities resolved)."""
+    shown = html_lib.unescape(_TAG.sub("", text)) if fmt == "html" else text
+    return utf16_len(shown)
+
+
+def fits(text: str, fmt: Fmt = "html", limit: int = TELEGRAM_LIMIT) -> bool:
+    """True when Telegram accepts `text` as a message (or a caption/toast, with its limit)."""
+    return 0 < visible_length(text, fmt) <= limit
+
+
+def render_fitted(
+    name: str,
+    fmt: Fmt = "html",
+    *,
+    cut: str,
+    keep: Literal["head", "tail"] = "tail",
+    limit: int = TELEGRAM_LIMIT,
+    **ctx: Any,
+) -> str:
+    """Render with `ctx[cut]` (plain text) shortened until the message fits `limit`.
+
+    The content is cut before rendering, at a character, and marked with "…"; the markup
+    around it is never cut.
+    """
+    original = str(ctx.pop(cut))
+    text = render(name, fmt, **ctx, **{cut: original})
+    excess = visible_length(text, fmt) - limit
+    if excess <= 0:
+        return text
+    budget = utf16_len(original) - excess - 1  # one unit for the "…"
+    while True:
+        part = _utf16_tail(original, budget) if keep == "tail" else _utf16_head(original, budget)
+        shortened = ("…" + part if keep == "tail" else part + "…") if part else ""
+        text = render(name, fmt, **ctx, **{cut: shortened})
+        excess = visible_length(text, fmt) - limit
+        if excess <= 0 or not part:
+            return text
+        budget -= excess
+
+
+def _utf16_tail(text: str, budget: int) -> str:
+    """The longest end of `text` within `budget` UTF-16 units."""
+    used, start = 0, len(text)
+    while start > 0 and used + utf16_len(text[start - 1]) <= budget:
+        start -= 1
+        used += utf16_len(text[start])
+    return text[start:]
+
+
+def _utf16_head(text: str, budget: int) -> str:
+    """The longest start of `text` within `budget` UTF-16 units."""
+    used, end = 0, 0
+    while end < len(text) and used + utf16_len(text[end]) <= budget:
+        used += utf16_len(text[end])
+        end += 1
+    return text[:end]
+
+
+def toast(text: str, limit: int = TOAST_LIMIT) -> str:
+    """Plain text cut to fit a button's answer (200 UTF-16 units), ending in "…" if cut."""
+    if utf16_len(text) <= limit:
+        return text
+    out = []
+    used = 1  # the "…"
+    for char in text:
+        used += utf16_len(char)
+        if used > limit:
+            break
+        out.append(char)
+    return "".join(out).rstrip() + "…"
 
 
 def _collapse_blank_lines(text: str) -> str:

@@ -50,3 +50,25 @@ def test_cli_words_go_to_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     status = bot.main(["check", "eth", "long", "--demo"])
 
     assert (status, seen) == (7, [["check", "eth", "long", "--demo"]])
+
+
+def test_a_mistyped_subcommand_is_one_line_with_a_suggestion(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[bool] = []
+    monkeypatch.setattr(bot, "run_bot", lambda: started.append(True) or 0)
+
+    status = bot.main(["backtets", "ETH"])
+
+    assert (status, started) == (2, [])
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "preflight: unknown command 'backtets': did you mean backtest? "
+        "(commands: check, record, collect, backtest; no command runs the bot)"
+    ]
+
+
+def test_redact_blanks_the_token_and_its_secret_half() -> None:
+    text = f"token {TOKEN} and key {TOKEN.split(':')[1]} in a message"
+
+    assert bot.redact(text, (TOKEN,)) == "token [redacted] and key [redacted] in a message"

@@ -78,8 +78,10 @@ async def test_group_topic_check_with_buttons(api: FakeBotAPI, bot: PollingBot) 
 
     asked = api.user_message(forum, alice, "/check@PreflightTestBot ETH long 5x", thread_id=3)
     result = await api.reply_to(asked, until=_answered)
-    unchanged = api.press(result, bob, "🔄 Refresh")
+    unchanged = api.press(result, alice, "🔄 Refresh")
     await api.wait_for(lambda: api.answer_of(unchanged))
+    bobs = api.press(result, bob, "🔁 Flip to short")  # not Bob's result: a popup for him
+    await api.wait_for(lambda: api.answer_of(bobs))
     flip = api.press(result, alice, "🔁 Flip to short")
     await api.wait_for(lambda: api.answer_of(flip))
 
@@ -88,6 +90,7 @@ async def test_group_topic_check_with_buttons(api: FakeBotAPI, bot: PollingBot) 
         "callback_query_id": unchanged,
         "text": "Already up to date: nothing has changed.",
     }
+    assert api.answer_of(bobs)["text"].startswith("ETH short 5x: PROCEED, 0 of 4 flags")
     assert result.text.startswith("PROCEED · ETH short 5x")
     assert len(api.bot_messages(forum)) == 1
 

@@ -88,3 +88,28 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(AttributeError):
         settings.store_path = "elsewhere"  # type: ignore[misc]
+
+
+def test_budgets_gap_and_grace_are_settings_and_must_be_positive() -> None:
+    settings = load_settings(
+        {
+            "PREFLIGHT_USER_REQUESTS_PER_MINUTE": "40",
+            "PREFLIGHT_WARN_GAP_S": "900",
+            "PREFLIGHT_STOP_GRACE_S": "1.5",
+        },
+        dotenv=None,
+    )
+    defaults = load_settings({}, dotenv=None)
+
+    assert (settings.user_requests_per_minute, settings.warn_gap_s, settings.stop_grace_s) == (
+        40,
+        900.0,
+        1.5,
+    )
+    assert (defaults.user_requests_per_minute, defaults.warn_gap_s, defaults.stop_grace_s) == (
+        20,
+        1800.0,
+        2.0,
+    )
+    with pytest.raises(SettingsError, match="PREFLIGHT_STOP_GRACE_S: must be positive"):
+        load_settings({"PREFLIGHT_STOP_GRACE_S": "0"}, dotenv=None)

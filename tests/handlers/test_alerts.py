@@ -102,10 +102,11 @@ async def test_subscriptions_list_and_unsubscribe(
     assert last_text(api, dm) == "🔕 Every subscription removed."
 
 
-async def test_any_group_member_may_subscribe_the_group_in_its_topic(
+async def test_a_group_admin_subscribes_the_group_in_its_topic(
     bot: GroupsHarness, api: GroupsBotAPI, alice: FakeUser, market: Market
 ) -> None:
     forum = api.group_chat("Desk", forum=True)
+    api.make_admin(forum, alice)
     await bot.send(forum, alice, "/subscribe ETH long", thread_id=5)
     market.set("stressed")
 
@@ -116,7 +117,50 @@ async def test_any_group_member_may_subscribe_the_group_in_its_topic(
         5,
         "🔴 ETH long: STRESS — 3 of 4 flags in caution (was elevated)",
     )
-    assert api.calls_of("getChatMember") == []
+
+
+ADMINS_ONLY = (
+    "Only this group's admins can change its stress warnings. "
+    "Anyone can list them with /subscriptions."
+)
+
+
+async def test_a_member_can_neither_subscribe_nor_unsubscribe_the_group(
+    bot: GroupsHarness, api: GroupsBotAPI, alice: FakeUser
+) -> None:
+    group = api.group_chat("Desk")
+    bob = api.user("Bob")
+    api.make_admin(group, alice)
+    await bot.send(group, alice, "/subscribe ETH")
+
+    await bot.send(group, bob, "/unsubscribe all")
+    refused_unsubscribe = last_text(api, group)
+    await bot.send(group, bob, "/subscribe SOL")
+    refused_subscribe = last_text(api, group)
+    await bot.send(group, bob, "/subscriptions")
+
+    assert (refused_unsubscribe, refused_subscribe) == (ADMINS_ONLY, ADMINS_ONLY)
+    assert last_text(api, group).splitlines()[1] == "ETH: long 🟠 elevated · short 🟢 calm"
+    subs = bot.app.bot_data.users.subscriptions(group.id)
+    assert sorted({s.asset for s in subs}) == ["ETH"]
+
+
+async def test_a_member_pressing_subscribe_in_a_group_gets_a_popup(
+    bot: GroupsHarness, api: GroupsBotAPI, alice: FakeUser
+) -> None:
+    group = api.group_chat("Desk")
+    bob = api.user("Bob")
+    await bot.send(group, alice, "/check SOL long 3x")
+    result = api.bot_messages(group)[-1]
+
+    query_id = await bot.press(result, bob, "🔔 Warn me about SOL")
+
+    assert api.answer_of(query_id) == {
+        "callback_query_id": query_id,
+        "text": ADMINS_ONLY,
+        "show_alert": True,
+    }
+    assert bot.app.bot_data.users.subscriptions(group.id) == []
 
 
 # ---- the watcher -----------------------------------------------------------------------------
@@ -136,7 +180,7 @@ async def test_stress_alerts_at_once_and_the_all_clear_after_two_calm_polls(
     stress = api.bot_messages(dm)[-1]
     assert stress.text.splitlines()[1:4] == [
         "• New in caution: liquidations, skew",
-        "• Cleared: funding",
+        "• Cleared funding: funding −0.0040% per 8h, 3d average +0.0030% (caution at ≥ +0.0300%)",
         "• In caution now: open interest, liquidations, skew",
     ]
     assert stress.button_texts == ["🔎 Check ETH long"]
@@ -181,7 +225,7 @@ async def test_one_fetch_per_asset_however_many_subscribers(
         chat = api.private_chat(user)
         chats.append(chat)
         await bot.send(chat, user, "/subscribe ETH" if n < 3 else "/subscribe SOL short")
-    service = bot.app.bot_data["service"]
+    service = bot.app.bot_data.service
     fetched: list[str] = []
     real_market = service.market
 
@@ -215,7 +259,7 @@ async def test_a_chat_that_blocked_the_bot_is_deactivated(
     await alerts.poll_all(bot.app)
     await alerts.poll_all(bot.app)
 
-    userdata = bot.app.bot_data["userdata"]
+    userdata = bot.app.bot_data.users
     assert userdata.subscriptions(bob_dm.id) == []
     assert userdata.chat(bob_dm.id).daily_time is None
     assert bot.app.job_queue is not None
@@ -242,7 +286,7 @@ async def test_subscribe_button_under_a_check(
 
     assert api.answer_of(query_id) is not None
     assert last_text(api, dm).splitlines()[0] == "🔔 Subscribed: SOL long + short"
-    subs = bot.app.bot_data["userdata"].subscriptions(dm.id)
+    subs = bot.app.bot_data.users.subscriptions(dm.id)
     assert [(s.asset, s.side, s.notified_level) for s in subs] == [
         ("SOL", "long", "stress"),
         ("SOL", "short", "calm"),

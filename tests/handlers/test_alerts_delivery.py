@@ -1,4 +1,8 @@
-"""The broadcaster: Telegram's flood limits, 429 retry_after, Forbidden, migrations, topics."""
+"""The broadcaster: Telegram's flood limits, 429 retry_after, Forbidden, migrations, topics.
+
+The Bot is PTB's real ExtBot with our FloodPacer, as in the Application: the pacer paces
+and retries, the broadcaster handles what a chat answers.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from telegram import Bot
+from telegram.ext import ExtBot
 
-from handlers.broadcast import Broadcaster, Pacer
+from handlers.broadcast import Broadcaster
+from handlers.pacing import FloodPacer
 from signals.store import Store
 from signals.userdata import Draft, UserData
 from tests.helpers.fake_botapi import DEFAULT_TOKEN, FakeChat
@@ -28,11 +33,20 @@ def users(tmp_path: Path) -> UserData:
     return UserData(Store(tmp_path / "preflight.sqlite"))
 
 
+Bot = ExtBot[str]
+
+
+def paced_bot(api: GroupsBotAPI, per_second: float = 1000, per_group_minute: float = 20) -> Bot:
+    """PTB's ExtBot paced by our FloodPacer, talking to the fake in-process."""
+    pacer = FloodPacer(per_second, per_group_minute)
+    return ExtBot(DEFAULT_TOKEN, request=UploadingRequest(api), rate_limiter=pacer)
+
+
 @pytest.fixture
 async def bot(api: GroupsBotAPI) -> AsyncIterator[Bot]:
-    """A plain Bot (no PTB rate limiter): only the broadcaster paces it."""
-    async with Bot(DEFAULT_TOKEN, request=UploadingRequest(api)) as plain:
-        yield plain
+    """A bot paced far above any limit the tests below enforce (unless they say so)."""
+    async with paced_bot(api) as paced:
+        yield paced
 
 
 def private_chats(api: GroupsBotAPI, n: int) -> list[FakeChat]:
@@ -43,61 +57,40 @@ def texts(api: GroupsBotAPI, chat: FakeChat) -> list[str]:
     return [m.text for m in api.bot_messages(chat)]
 
 
-async def test_pacer_spaces_global_slots_and_allows_a_short_burst_per_chat() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(round(seconds, 6))
-        now[0] += seconds
-
-    pacer = Pacer(per_second=10, per_group_minute=20, clock=lambda: now[0], sleep=sleep)
-    for _ in range(5):
-        await pacer.wait_turn(-100)
-
-    # three back to back (one global slot, 0.1 s, apart), then one every 3 s (20 a minute)
-    assert waits == [0.1, 0.1, 2.8, 3.0]
-    pacer.pause(30)
-    await pacer.wait_turn(7)
-    assert waits[-1] == 30.0
-
-
 async def test_a_broadcast_within_the_flood_limits_gets_no_429(
-    bot: Bot, api: GroupsBotAPI, users: UserData
+    api: GroupsBotAPI, users: UserData
 ) -> None:
     chats = private_chats(api, 120)
     group = api.group_chat("Desk")
-    api.enforce_flood_limits(per_second=100, per_group_minute=20)
-    # one a second in the group: its fourth message waits after a burst of three
+    api.enforce_flood_limits(per_second=180, per_group_minute=20)
     users.enqueue([Draft(f"a{c.id}", c.id, f"hello {c.id}") for c in chats])
-    users.enqueue([Draft(f"g{n}", group.id, f"group {n}") for n in range(4)])
-    broadcaster = Broadcaster(bot, users, per_second=100, per_group_minute=60)
+    users.enqueue([Draft(f"g{n}", group.id, f"group {n}") for n in range(3)])
 
     started = time.monotonic()
-    report = await broadcaster.drain()
+    async with paced_bot(api, per_second=200) as bot:
+        report = await Broadcaster(bot, users).drain()
     elapsed = time.monotonic() - started
 
-    assert (report.sent, report.rate_limited, api.too_many_requests) == (124, 0, 0)
+    assert (report.sent, api.too_many_requests) == (123, 0)
     assert all(texts(api, c) == [f"hello {c.id}"] for c in chats)
-    assert texts(api, group) == ["group 0", "group 1", "group 2", "group 3"]
-    # 124 at 100/s take 1.2 s
-    assert elapsed >= 1.2
-    assert users.outbox_counts() == {"sent": 124}
+    assert texts(api, group) == ["group 0", "group 1", "group 2"]
+    # 123 at 160/s (the pacer keeps 20% below the cap of 200) take 0.8 s
+    assert elapsed >= 122 / 160
+    assert users.outbox_counts() == {"sent": 123}
 
 
-async def test_retry_after_pauses_and_resends(
-    bot: Bot, api: GroupsBotAPI, users: UserData
-) -> None:
+async def test_retry_after_pauses_and_resends(api: GroupsBotAPI, users: UserData) -> None:
     chats = private_chats(api, 3)
     users.enqueue([Draft(f"a{c.id}", c.id, "hi") for c in chats])
     api.flood("sendMessage", retry_after=1, times=1)
-    broadcaster = Broadcaster(bot, users, per_second=50, per_group_minute=20)
 
     started = time.monotonic()
-    report = await broadcaster.drain()
+    async with paced_bot(api) as bot:
+        report = await Broadcaster(bot, users).drain()
+        retried = bot.rate_limiter.retried  # type: ignore[union-attr]
 
     assert time.monotonic() - started >= 1.0
-    assert (report.sent, report.rate_limited) == (3, 1)
+    assert (report.sent, retried) == (3, 1)
     assert [texts(api, c) for c in chats] == [["hi"]] * 3
 
 
@@ -118,10 +111,10 @@ async def test_forbidden_deactivates_the_chat_and_drops_its_queue(
     api.block(blocked)
     gone: list[int] = []
 
-    async def on_gone(chat_id: int) -> None:
+    def on_gone(chat_id: int) -> None:
         gone.append(chat_id)
 
-    broadcaster = Broadcaster(bot, users, 50, 20, on_chat_gone=on_gone)
+    broadcaster = Broadcaster(bot, users, on_chat_gone=on_gone)
     report = await broadcaster.drain()
 
     assert (report.sent, report.dropped, report.chats_deactivated) == (1, 2, [blocked.id])
@@ -144,7 +137,7 @@ async def test_a_migrated_group_gets_its_messages_at_the_new_id(
     async def on_migrated(old: int, new: int) -> None:
         moved.append((old, new))
 
-    report = await Broadcaster(bot, users, 50, 20, on_migrated=on_migrated).drain()
+    report = await Broadcaster(bot, users, on_migrated=on_migrated).drain()
 
     assert report.sent == 2
     assert texts(api, supergroup) == ["first", "second"]
@@ -158,7 +151,7 @@ async def test_a_deleted_forum_topic_falls_back_to_the_general_topic(
     group = api.group_chat("Not a forum")  # any thread id is "not found" here
     users.enqueue([Draft("t", group.id, "summary", thread_id=42)])
 
-    report = await Broadcaster(bot, users, 50, 20).drain()
+    report = await Broadcaster(bot, users).drain()
 
     assert report.sent == 1
     assert [(m.text, m.thread_id) for m in api.bot_messages(group)] == [("summary", None)]
@@ -177,7 +170,7 @@ async def test_photos_and_buttons_are_delivered_as_queued(
         ]
     )
 
-    await Broadcaster(bot, users, 50, 20).drain()
+    await Broadcaster(bot, users).drain()
 
     [photo] = api.photos_in(chat)
     assert (photo.caption, photo.image) == ("ETH chart", png)
@@ -190,8 +183,8 @@ async def test_a_message_telegram_refuses_is_marked_failed_not_retried(
     [chat] = private_chats(api, 1)
     users.enqueue([Draft("bad", chat.id, "<b>unclosed"), Draft("ok", chat.id, "fine")])
 
-    report = await Broadcaster(bot, users, 50, 20).drain()
-    again = await Broadcaster(bot, users, 50, 20).drain()
+    report = await Broadcaster(bot, users).drain()
+    again = await Broadcaster(bot, users).drain()
 
     assert (report.sent, report.failed, again.sent, again.failed) == (1, 1, 0, 0)
     assert users.outbox_counts() == {"failed": 1, "sent": 1}
@@ -199,16 +192,17 @@ async def test_a_message_telegram_refuses_is_marked_failed_not_retried(
 
 
 async def test_sending_faster_than_telegram_allows_is_throttled_by_retry_after(
-    bot: Bot, api: GroupsBotAPI, users: UserData
+    api: GroupsBotAPI, users: UserData
 ) -> None:
-    chats = private_chats(api, 80)
+    chats = private_chats(api, 50)
     api.enforce_flood_limits(per_second=40)
     users.enqueue([Draft(f"a{c.id}", c.id, "hi") for c in chats])
+
     # misconfigured: twice Telegram's rate; the 429s must slow it down, not lose messages
-    broadcaster = Broadcaster(bot, users, per_second=80, per_group_minute=20)
+    async with paced_bot(api, per_second=80) as bot:
+        report = await Broadcaster(bot, users).drain()
+        retried = bot.rate_limiter.retried  # type: ignore[union-attr]
 
-    report = await broadcaster.drain()
-
-    assert report.sent == 80
-    assert report.rate_limited == api.too_many_requests > 0
+    assert report.sent == 50
+    assert retried == api.too_many_requests > 0
     assert all(texts(api, c) == ["hi"] for c in chats)

@@ -81,7 +81,7 @@ async def test_an_alert_queued_before_a_crash_is_sent_once_at_start_up(
         async def crash_before_sending() -> Any:
             raise RuntimeError("process killed")
 
-        monkeypatch.setattr(first.app.bot_data["broadcaster"], "drain", crash_before_sending)
+        monkeypatch.setattr(first.app.bot_data.broadcaster, "drain", crash_before_sending)
         with pytest.raises(RuntimeError, match="process killed"):
             await alerts.poll_all(first.app)
     assert alerts_in(api, dm) == []
@@ -119,7 +119,7 @@ async def test_a_broadcast_cut_short_resumes_without_duplicates(
     async with harness(api, settings, clock) as first:
         for user, chat in traders:
             await first.send(chat, user, "/subscribe ETH long")
-        first.app.bot_data["broadcaster"].workers = 1  # a deterministic cut
+        first.app.bot_data.broadcaster.workers = 1  # a deterministic cut
         market.set("stressed")
         monkeypatch.setattr(api, "call", dies_on_the_fourth_send)
         with pytest.raises(Killed, match="mid-broadcast"):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application
 
 import handlers
 from handlers import build_application, file_url_for
+from handlers.context import BotData
+from handlers.pacing import FloodPacer
+from handlers.updates import ChatQueues
 from settings import TOKEN_HELP, Settings, SettingsError
 from tests.helpers.fake_botapi import FakeBotAPI
 from tests.helpers.telegram import BotHarness
@@ -23,7 +26,10 @@ def test_replies_are_html_without_link_previews(settings: Settings) -> None:
     assert app.bot.defaults.parse_mode == ParseMode.HTML
     assert app.bot.defaults.link_preview_options is not None
     assert app.bot.defaults.link_preview_options.is_disabled is True
-    assert isinstance(app.bot.rate_limiter, AIORateLimiter)
+    assert isinstance(app.bot.rate_limiter, FloodPacer)
+    assert isinstance(app.update_processor, ChatQueues)
+    assert isinstance(app.bot_data, BotData)
+    assert app.bot_data.settings is settings
 
 
 def test_a_self_hosted_bot_api_server_is_used_for_calls_and_files(settings: Settings) -> None:
@@ -52,27 +58,47 @@ def test_no_token_no_application(settings: Settings) -> None:
     assert str(raised.value) == TOKEN_HELP
 
 
-async def test_lifecycle_starts_and_closes_the_service_around_the_hooks(
-    api: FakeBotAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
+async def test_post_init_opens_one_store_for_the_service_users_and_outbox(
+    api: FakeBotAPI, settings: Settings
 ) -> None:
-    seen: list[str] = []
-
-    async def startup(app: Application) -> None:  # type: ignore[type-arg]
-        seen.append(f"startup with {sorted(app.bot_data['service'].known_assets())}")
-
-    async def shutdown(app: Application) -> None:  # type: ignore[type-arg]
-        seen.append(f"shutdown, service still there: {'service' in app.bot_data}")
-
-    monkeypatch.setattr(handlers, "STARTUP_HOOKS", [startup])
-    monkeypatch.setattr(handlers, "SHUTDOWN_HOOKS", [shutdown])
     async with BotHarness(api, settings) as bot:
-        pass
+        bd = bot.app.bot_data
+        shared = {id(bd.store), id(bd.service.store), id(bd.users.store)}
+        store = bd.store
+        assert bd.broadcaster.users is bd.users
+        assert sorted(bd.service.known_assets()) == ["BTC", "DOGE", "ETH", "SOL"]
 
-    assert seen == [
-        "startup with ['BTC', 'DOGE', 'ETH', 'SOL']",
-        "shutdown, service still there: True",
+    assert len(shared) == 1
+    assert bot.app.bot_data.running is None
+    with pytest.raises(RuntimeError, match="start in post_init"):
+        bot.app.bot_data.service  # noqa: B018
+    assert store._connections == []  # closed, every thread's connection
+
+
+def test_two_applications_share_nothing_and_register_the_same_table(settings: Settings) -> None:
+    first, second = build_application(settings), build_application(settings)
+    handlers.register(first)
+    handlers.register(second)
+
+    def table(app: Any) -> list[tuple[int, str]]:
+        return [
+            (group, type(h).__name__ + ":" + getattr(h.callback, "__name__", "?"))
+            for group, hs in sorted(app.handlers.items())
+            for h in hs
+        ]
+
+    assert first.bot_data is not second.bot_data
+    assert table(first) == table(second)
+    assert table(first)[:3] == [
+        (-2, "MessageHandler:on_migrate"),
+        (-1, "TypeHandler:budget_gate"),
+        (0, "CommandHandler:start"),
     ]
-    assert "service" not in bot.app.bot_data
+    # free text after every command, the unknown-command pointer last
+    assert table(first)[-2:] == [
+        (0, "MessageHandler:check_text"),
+        (0, "MessageHandler:unknown_command"),
+    ]
 
 
 async def test_a_broken_snapshot_fails_at_start_up(
@@ -87,3 +113,15 @@ async def test_a_broken_snapshot_fails_at_start_up(
     with pytest.raises(SnapshotError):
         await harness.__aenter__()
     await harness.app.shutdown()
+
+
+def test_progress_messages_are_remembered_up_to_a_bound() -> None:
+    from handlers.context import Progress
+
+    progress = Progress(limit=3)
+    for update_id in range(10):
+        progress.remember(update_id, object())  # type: ignore[arg-type]
+
+    assert progress.take(0) is None  # the oldest were let go
+    assert progress.take(9) is not None
+    assert len(progress._messages) == 2

@@ -42,12 +42,12 @@ def test_flipped_keeps_everything_but_the_side_and_stop() -> None:
 def test_a_realistic_long_idea_fits_in_button_data() -> None:
     idea = parse_idea("1000PEPE long 12.5x @ 0.0123456 stop 0.0119876 for 36h")
 
-    keyboard = check_keyboard(idea)
+    keyboard = check_keyboard(idea, owner=7_123_456_789)
 
     assert keyboard is not None
     assert [b.callback_data for b in keyboard.inline_keyboard[0]] == [
-        "r:1000PEPE long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
-        "f:1000PEPE long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
+        "r:39t4efp:1000PEPE:long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
+        "f:39t4efp:1000PEPE:long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
         "s:1000PEPE",
     ]
 
@@ -141,7 +141,7 @@ async def test_market_refresh_unchanged(
     }
 
 
-async def test_anyone_in_a_group_can_refresh(
+async def test_in_a_group_only_the_asker_rewrites_their_result(
     bot: BotHarness, api: FakeBotAPI, alice: FakeUser
 ) -> None:
     group = api.group_chat()
@@ -149,10 +149,20 @@ async def test_anyone_in_a_group_can_refresh(
     await bot.send(group, alice, "/check SOL long 3x")
     [result] = api.bot_messages(group)
 
-    await bot.press(result, bob, "🔁 Flip to short")
+    bobs = await bot.press(result, bob, "🔁 Flip to short")
+    untouched = result.text.split("\n")[0]
+    await bot.press(result, alice, "🔁 Flip to short")
 
+    assert api.answer_of(bobs) == {
+        "callback_query_id": bobs,
+        "text": "SOL short 3x: REDUCE, 0 of 4 flags\n"
+        "Only the asker's message changes; send /check for your own.",
+        "show_alert": True,
+    }
+    assert untouched.startswith("WAIT · SOL long 3x")
     # max leverage is 1x here
     assert result.text.split("\n")[0].startswith("REDUCE · SOL short 3x — 3x is above the 1x max")
+    assert len(api.bot_messages(group)) == 1
 
 
 async def test_a_query_too_old_to_answer_is_not_an_error(

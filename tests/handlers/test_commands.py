@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from telegram.ext import CommandHandler
 
 from handlers.commands import bot_commands
@@ -76,3 +77,62 @@ async def test_rules_quote_the_thresholds_in_force(
     assert lines[0] == "The four flags, for a long (a short mirrors each one)"
     assert lines[3].startswith("2. Funding: caution at +0.05% per 8h or more (shorts: −0.05% or")
     assert "The rule: 2 flags → reduce size; 3 or more → wait; otherwise proceed." in lines
+
+
+@pytest.mark.parametrize(
+    ("command", "reply"),
+    [
+        ("/foo", "I don't know /foo. Send /help to see what I do."),
+        ("/settings", "I don't know /settings. Send /help to see what I do."),
+        ("/hlep me", "I don't know /hlep — did you mean /help. Send /help to see what I do."),
+        ("/chek ETH", "I don't know /chek — did you mean /check. Send /help to see what I do."),
+    ],
+)
+async def test_an_unknown_command_in_private_points_to_help(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser, command: str, reply: str
+) -> None:
+    await bot.send(dm, alice, command)
+
+    assert [m.text for m in api.bot_messages(dm)] == [reply]
+
+
+async def test_in_a_group_only_an_unknown_command_for_this_bot_is_answered(
+    bot: BotHarness, api: FakeBotAPI, alice: FakeUser
+) -> None:
+    group = api.group_chat()
+
+    await bot.send(group, alice, "/foo")  # may be any bot's
+    await bot.send(group, alice, "/foo@OtherBot")
+    await bot.send(group, alice, "/foo@PreflightTestBot")
+
+    assert [m.text for m in api.bot_messages(group)] == [
+        "I don't know /foo. Send /help to see what I do."
+    ]
+
+
+async def test_a_photo_whose_caption_is_an_idea_is_graded(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    api.user_photo(dm, alice, "eth long 5x — what do you think?")
+    await bot.process_next()
+    api.user_photo(dm, alice, "my lunch")
+    await bot.process_next()
+    await bot.send(dm, alice, "my lunch")
+
+    graded, as_caption, as_text = api.bot_messages(dm)
+    assert graded.text.startswith("REDUCE · ETH long 5x")
+    assert graded.edits == 1  # the progress, edited into the result
+    assert as_caption.text == as_text.text  # a caption reads exactly like a message
+
+
+async def test_in_a_group_a_caption_is_graded_only_with_check(
+    bot: BotHarness, api: FakeBotAPI, alice: FakeUser
+) -> None:
+    group = api.group_chat()
+    api.user_photo(group, alice, "sol short 2x")  # chatter
+    await bot.process_next()
+    api.user_photo(group, alice, "/check@PreflightTestBot SOL short 2x")
+    await bot.process_next()
+
+    [answer] = api.bot_messages(group)
+    assert answer.text.startswith("REDUCE · SOL short 2x")

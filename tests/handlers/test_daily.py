@@ -299,7 +299,7 @@ async def test_a_summary_asset_without_data_is_named_not_fatal(
 ) -> None:
     dm = api.private_chat(member)
     await bot.send(dm, member, "/daily 08:00 UTC BTC")
-    bot.app.bot_data["userdata"].set_watchlist(dm.id, "private", ["BTC", "PEPE"])
+    bot.app.bot_data.users.set_watchlist(dm.id, "private", ["BTC", "PEPE"])
 
     await bot.run_job(f"daily:{dm.id}")
 

@@ -1,4 +1,4 @@
-"""End to end over HTTP: a group's summary with chart, a member's warnings, across restarts.
+"""End to end over HTTP: a group's summary with chart, its warnings, across restarts.
 
 The real Application long-polls the fake Bot API server on 127.0.0.1; the market is the
 PREFLIGHT_SNAPSHOT file, swapped to move ETH from crowded to stressed to calm.
@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from handlers.alerts import WATCHER_JOB
-from handlers.groups import CLOCK
 from settings import Settings
 from signals.chart import HEIGHT_PX, WIDTH_PX
 from tests.helpers.fake_botapi import FakeChat, StoredMessage
@@ -41,7 +40,7 @@ def settings(tmp_path: Path, market: Market) -> Settings:
 
 def running(api: GroupsBotAPI, settings: Settings, clock: Ticking) -> PollingBot:
     bot = PollingBot(api, settings)
-    bot.app.bot_data[CLOCK] = clock
+    bot.app.bot_data.clock = clock
     return bot
 
 
@@ -72,6 +71,9 @@ async def test_group_summary_and_member_warnings_once_each_across_restarts(
         assert chart.data["photo"]
 
         asked = api.user_message(forum, max_, "/subscribe ETH", thread_id=TOPIC)
+        reply = await api.reply_to(asked)
+        assert reply.text.startswith("Only this group's admins can change its stress warnings")
+        asked = api.user_message(forum, ada, "/subscribe ETH", thread_id=TOPIC)
         reply = await api.reply_to(asked)
         assert reply.text.startswith("🔔 Subscribed: ETH long + short")
 

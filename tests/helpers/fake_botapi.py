@@ -506,6 +506,27 @@ class FakeBotAPI:
         self.push_update({"message": message.data})
         return message
 
+    def user_photo(
+        self, chat: FakeChat, user: FakeUser, caption: str, thread_id: int | None = None
+    ) -> StoredMessage:
+        """A user sends a photo with `caption` (a command in it is marked, as Telegram does)."""
+        data: dict[str, Any] = {
+            "from": user.to_dict(),
+            "photo": [
+                {"file_id": "userphoto", "file_unique_id": "up", "width": 800, "height": 600}
+            ],
+            "caption": caption,
+        }
+        entities = command_entities(caption)
+        if entities:
+            data["caption_entities"] = entities
+        if thread_id is not None:
+            data["message_thread_id"] = thread_id
+            data["is_topic_message"] = True
+        message = self._store(chat, data)
+        self.push_update({"message": message.data})
+        return message
+
     def press(
         self,
         message: StoredMessage,

@@ -6,15 +6,19 @@ and in-process), `getChatMember` with per-chat admin lists, chats that blocked t
 about 30 messages per second overall and 20 per minute in a group — answered with
 429 `retry_after` like the real server.
 
-Telegram does not publish its exact algorithm; the limits are modelled as token buckets
-holding one second's (one minute's, for groups) worth of messages, which is what its FAQ
-describes ("no more than 30 messages per second", "no more than 20 messages per minute").
+Telegram does not publish its exact algorithm. The limits are modelled as strictly as its
+FAQ reads ("no more than 30 messages per second", "no more than 20 messages per minute"):
+sliding windows — at most N messages in *any* second (any minute, per group) — and edits
+count like sends. A sender that bursts a second's allowance and then sends at the cap is
+over the limit here, as it may be at Telegram. The window lengths can be scaled down so a
+10,000-message scenario runs in seconds; scale the bot's pacer the same way.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +27,7 @@ from typing import Any
 from aiohttp import web
 from telegram.request import RequestData
 
-from handlers.groups import CLOCK
+from handlers.pacing import FloodPacer
 from settings import Settings
 from tests.helpers.fake_botapi import (
     BOOL,
@@ -51,6 +55,8 @@ SEND_PHOTO = {
     "has_spoiler": BOOL,
 }
 SENDING = frozenset({"sendMessage", "sendPhoto"})
+# counted against the flood limits: every message the bot sends, and every edit
+LIMITED = SENDING | {"editMessageText"}
 BLOCKED = "Forbidden: bot was blocked by the user"
 KICKED = "Forbidden: bot was kicked from the supergroup chat"
 UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
@@ -74,51 +80,54 @@ _ADMIN_RIGHTS = (
 
 
 @dataclass
-class Bucket:
-    """A token bucket: `capacity` messages, refilled at `rate` per second."""
+class Window:
+    """At most `limit` messages in any `window_s` seconds (a sliding log of send times)."""
 
-    capacity: float
-    rate: float
-    tokens: float = field(default=-1.0)
-    stamp: float = 0.0
+    limit: float
+    window_s: float
+    sent: deque[float] = field(default_factory=deque)
 
-    def take(self, now: float) -> float:
-        """Take one token; return 0 on success, else the seconds until one is available."""
-        if self.tokens < 0:
-            self.tokens, self.stamp = self.capacity, now
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+    def wait(self, now: float) -> float:
+        """0 when one more message fits now, else the seconds until it would."""
+        while self.sent and self.sent[0] <= now - self.window_s:
+            self.sent.popleft()
+        if len(self.sent) < self.limit:
             return 0.0
-        return (1.0 - self.tokens) / self.rate
+        return self.sent[-math.floor(self.limit)] + self.window_s - now
+
+    def take(self, now: float) -> None:
+        """Count one message sent at `now`."""
+        self.sent.append(now)
 
 
 @dataclass
 class FloodLimits:
-    """Telegram's flood limits for sending methods."""
+    """Telegram's flood limits for sending methods (and edits), as sliding windows."""
 
     per_second: float = 30.0
     per_group_minute: float = 20.0
     clock: Callable[[], float] = time.monotonic
-    overall: Bucket = field(init=False)
-    groups: dict[int, Bucket] = field(default_factory=dict)
+    second_s: float = 1.0
+    minute_s: float = 60.0
+    overall: Window = field(init=False)
+    groups: dict[int, Window] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.overall = Bucket(self.per_second, self.per_second)
+        self.overall = Window(self.per_second, self.second_s)
 
     def check(self, chat_id: int) -> int:
-        """0 when a message to `chat_id` may go now, else Telegram's retry_after (s)."""
+        """0 when a message to `chat_id` may go now (and count it), else retry_after (s)."""
         now = self.clock()
+        group = None
         if chat_id < 0:
-            bucket = self.groups.setdefault(
-                chat_id, Bucket(self.per_group_minute, self.per_group_minute / 60.0)
-            )
-            wait = bucket.take(now)
-            if wait:
-                return max(1, math.ceil(wait))
-        wait = self.overall.take(now)
-        return max(1, math.ceil(wait)) if wait else 0
+            group = self.groups.setdefault(chat_id, Window(self.per_group_minute, self.minute_s))
+        wait = max(self.overall.wait(now), group.wait(now) if group is not None else 0.0)
+        if wait:
+            return max(1, math.ceil(wait))
+        self.overall.take(now)
+        if group is not None:
+            group.take(now)
+        return 0
 
 
 @dataclass
@@ -183,9 +192,14 @@ class GroupsBotAPI(FakeBotAPI):
         per_second: float = 30.0,
         per_group_minute: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        minute_s: float = 60.0,
     ) -> FloodLimits:
-        """Answer sends beyond Telegram's limits with 429 retry_after."""
-        self.limits = FloodLimits(per_second, per_group_minute, clock)
+        """Answer sends (and edits) beyond Telegram's limits with 429 retry_after.
+
+        `minute_s` scales the group window: 6.0 makes "20 a minute" 20 in 6 seconds.
+        """
+        self.limits = FloodLimits(per_second, per_group_minute, clock, minute_s=minute_s)
         return self.limits
 
     def photos_in(self, chat: FakeChat) -> list[SentPhoto]:
@@ -196,7 +210,7 @@ class GroupsBotAPI(FakeBotAPI):
 
     async def call(self, method: str, raw: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         """Blocked chats, migrated groups and flood limits first, then the strict fake."""
-        if method in SENDING and "chat_id" in raw:
+        if method in LIMITED and "chat_id" in raw:
             refusal = self._refuse(method, raw)
             if refusal is not None:
                 return refusal
@@ -362,10 +376,12 @@ class GroupsHarness(BotHarness):
         api: FakeBotAPI,
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
+        *,
+        pacer: FloodPacer | None = None,
     ) -> None:
-        super().__init__(api, settings)
+        super().__init__(api, settings, pacer=pacer)
         if clock is not None:
-            self.app.bot_data[CLOCK] = clock
+            self.app.bot_data.clock = clock
 
     async def run_job(self, name: str) -> None:
         """Run one scheduled job's callback now, as the JobQueue would."""

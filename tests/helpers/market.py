@@ -14,7 +14,7 @@ from tests.helpers.fake_botapi import FakeBotAPI, FakeChat, StoredMessage
 NOW = datetime(2026, 5, 20, 6, 0, tzinfo=UTC)  # 08:00 in Berlin
 STRESS = "🔴 ETH long: STRESS — 3 of 4 flags in caution (was elevated)"
 ALL_CLEAR = "✅ ETH long: all clear — stress is over, now 🟢 calm with 0 of 4 flags"
-ALERT_MARKS = ("🔴", "✅", "🟠", "🟢")
+ALERT_MARKS = ("🔴", "✅", "🟠", "🟢", "⚠️", "📡")
 
 
 class Market:
@@ -26,11 +26,31 @@ class Market:
         self.set("crowded")
 
     def set(self, state: str) -> None:
-        """ETH as in the demo (crowded: 2 long flags), or with BTC's (calm) or SOL's (stress)."""
+        """ETH as in the demo (crowded: 2 long flags), with BTC's (calm) or SOL's (stress).
+
+        `blind`: ETH's prices are there but every flag's inputs are gone (OI, funding,
+        liquidations, skew: venues down); `gone`: every ETH series is empty.
+        """
         doc = json.loads(json.dumps(self.demo))
-        source = {"crowded": "ETH", "calm": "BTC", "stressed": "SOL"}[state]
-        doc["assets"]["ETH"] = doc["assets"][source]
+        source = {"crowded": "ETH", "calm": "BTC", "stressed": "SOL"}.get(state, "SOL")
+        doc["assets"]["ETH"] = asset = doc["assets"][source]
+        if state in ("blind", "gone"):
+            for series in (
+                "oi_usd_1h",
+                "oi_usd_1d",
+                "funding",
+                "liquidations_1h",
+                "skew_rr25_30d",
+            ):
+                asset[series] = []
+            asset.get("sources", {}).pop("liquidations", None)
+        if state == "gone":
+            asset["ohlcv_1h"], asset["ohlcv_1d"] = [], []
         self.path.write_text(json.dumps(doc), encoding="utf-8")
+
+    def add_asset(self, symbol: str, like: str = "ETH") -> None:
+        """Give the market another asset (e.g. a ticker that is a grammar word: ME)."""
+        self.demo["assets"][symbol] = json.loads(json.dumps(self.demo["assets"][like]))
 
 
 class Ticking:

@@ -24,8 +24,10 @@ def test_new_store_is_at_the_latest_schema_in_wal_mode(store: Store) -> None:
 
 
 def test_migrations_are_numbered_in_order_and_liquidations_are_2() -> None:
+    # numbers rise but may skip one another change takes (the store applies missing ones)
     versions = [v for v, _ in MIGRATIONS]
-    assert versions == list(range(1, len(versions) + 1))
+    assert versions[:3] == [1, 2, 3]
+    assert versions == sorted(set(versions))
     assert "liq_minutes" in dict(MIGRATIONS)[2]
 
 
