@@ -74,10 +74,36 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+class ShutdownNoiseFilter(logging.Filter):
+    """PTB's failed last `get_updates` of a shutdown, said in one line without a traceback.
+
+    When Telegram is slow to answer that final call (the bot is being stopped, often under
+    load), PTB logs it with a traceback although it only means a few updates may come again.
+    """
+
+    PREFIX = "Error while calling `get_updates` one more time"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the one known shutdown record; let every other record through untouched."""
+        if record.name == "telegram.ext.Updater" and str(record.msg).startswith(self.PREFIX):
+            error = record.exc_info[1] if record.exc_info else None
+            why = f"{type(error).__name__}: {error}" if error is not None else "no answer"
+            record.msg = (
+                "the last get_updates before shutdown failed (%s); updates fetched in the last "
+                "moments may arrive once more after the restart"
+            )
+            record.args = (why,)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
     """Log to stderr at `level`, never printing `secrets` (the bot token sits in every URL)."""
     handler = logging.StreamHandler()
     handler.setFormatter(RedactingFormatter(LOG_FORMAT, secrets))
+    handler.addFilter(ShutdownNoiseFilter())
     logging.basicConfig(level=level, handlers=[handler])
     # httpx logs each request URL at INFO; PTB logs its base URL at DEBUG: both carry the token
     for noisy in ("httpx", "httpcore", "apscheduler"):

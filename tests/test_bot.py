@@ -72,3 +72,35 @@ def test_redact_blanks_the_token_and_its_secret_half() -> None:
     text = f"token {TOKEN} and key {TOKEN.split(':')[1]} in a message"
 
     assert bot.redact(text, (TOKEN,)) == "token [redacted] and key [redacted] in a message"
+
+
+def test_a_timed_out_last_get_updates_at_shutdown_is_one_line_without_traceback() -> None:
+    """PTB logs the final `get_updates` of a shutdown with a traceback when Telegram is slow to
+    answer (seen under load in CI); it is harmless, so the bot says it in one line."""
+    from telegram.error import TimedOut
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(bot.RedactingFormatter("%(levelname)s %(name)s: %(message)s", ()))
+    handler.addFilter(bot.ShutdownNoiseFilter())
+    log = logging.getLogger("telegram.ext.Updater")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        try:
+            raise TimedOut("Timed out")
+        except TimedOut:
+            log.exception(
+                "Error while calling `get_updates` one more time to mark all fetched updates. "
+                "Suppressing error to ensure graceful shutdown."
+            )
+        log.error("another problem", exc_info=ValueError("kept"))
+    finally:
+        log.removeHandler(handler)
+
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == (
+        "WARNING telegram.ext.Updater: the last get_updates before shutdown failed (TimedOut: "
+        "Timed out); updates fetched in the last moments may arrive once more after the restart"
+    )
+    assert lines[1:] == ["ERROR telegram.ext.Updater: another problem", "ValueError: kept"]
