@@ -181,6 +181,8 @@ async def _alert_drafts(
                 alerts=alerts,
                 m=result.market if result is not None else None,
                 asof=result.asof if result is not None else None,
+                r=result,
+                now=poll_ms,
                 cleared=_cleared_reasons(bd, result, alerts),
                 missing=missing,
             )
