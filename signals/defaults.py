@@ -12,9 +12,10 @@ import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from typing import Literal
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from signals.errors import ParseError
 from signals.idea import MAX_HORIZON_DAYS, MAX_LEVERAGE, MIN_LEVERAGE, TradeIdea
@@ -289,6 +290,16 @@ def _cities() -> dict[str, tuple[str, ...]]:
     return {city: tuple(sorted(names)) for city, names in out.items()}
 
 
+_CONTINENTS = ("Europe/", "Asia/", "America/", "Africa/", "Australia/", "Pacific/", "Atlantic/")
+_SAMPLES = [datetime(year, month, 15, tzinfo=UTC) for year in (2000, 2025) for month in (1, 7)]
+
+
+def _same_clock(zones: tuple[str, ...]) -> bool:
+    """True when the zones keep the same time (aliases), sampled in winter and summer."""
+    clocks = {tuple(t.astimezone(ZoneInfo(z)).utcoffset() for t in _SAMPLES) for z in zones}
+    return len(clocks) == 1
+
+
 def parse_tz(word: str) -> str:
     """An IANA time zone (`Europe/Berlin`, any case; `UTC`; a city alone when unique)."""
     low = word.lower()
@@ -298,8 +309,9 @@ def parse_tz(word: str) -> str:
     if name is not None:
         return name
     city = _cities().get(low.replace(" ", "_"))
-    if city is not None and len(city) == 1:
-        return city[0]
+    if city and _same_clock(city):
+        # one zone, or aliases of one (Asia/Istanbul, Europe/Istanbul): any keeps the time
+        return min(city, key=lambda z: (not z.startswith(_CONTINENTS), len(z), z))
     if city:
         raise settings_error(f"'{word[:32]}' is in several zones: {', '.join(city[:3])}", TZ)
     close = difflib.get_close_matches(low, list(_zones()), n=1, cutoff=0.8)
