@@ -160,14 +160,30 @@ def _key(word: str) -> str:
     if key is not None:
         return key
     shown = word[:32]
-    if number_word(low) is not None or low.endswith("%"):
-        raise settings_error(f"'{shown}' needs a name before it: which setting is it?")
+    guess = _key_for_value(low)
+    if guess is not None:
+        raise settings_error(f"'{shown}' needs the setting's name: {guess} {shown}", guess)
+    if number_word(low) is not None:
+        raise settings_error(f"'{shown}' needs the setting's name: account {shown}, perhaps")
     close = difflib.get_close_matches(low, list(KEY_WORDS), n=1, cutoff=0.6)
     names = "account, risk, leverage, horizon, tz or reset"
     if close:
         hint = KEY_WORDS[close[0]]
         raise settings_error(f"can't read '{shown}': did you mean {hint}?", hint)
     raise settings_error(f"can't read '{shown}': the settings are {names}")
+
+
+def _key_for_value(low: str) -> str | None:
+    """The setting a lone value plainly belongs to: `5x` leverage, `1%` risk, `3d` horizon."""
+    if leverage_word(low) is not None:
+        return LEVERAGE
+    if low.endswith("%") or (low.startswith("$") and _amount(low) is not None):
+        return RISK
+    if duration_word(low) is not None:
+        return HORIZON
+    if "/" in low and low in _zones():
+        return TZ
+    return None
 
 
 def _value(
