@@ -458,11 +458,12 @@ def render_check_details(
 
 def _render_details(ctx: dict[str, Any], fmt: Fmt) -> str:
     text = ""
-    for level in (2, 1, 0):
+    for level in (2, 1, 0, -1):
         text = _render_whole("check_details", fmt, level=level, **ctx)
-        if utf16_len(text) <= TELEGRAM_LIMIT:
+        if visible_length(text, fmt) <= TELEGRAM_LIMIT:
             return text
-    return text  # level 0 is bounded by construction (short reasons, capped lists)
+    # level -1 is bounded by construction: short reasons, every list from the data capped
+    return text
 
 
 def render_market(result: CheckResult, fmt: Fmt = "html", *, now: int | None = None) -> str:
