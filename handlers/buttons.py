@@ -33,7 +33,7 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 
 from handlers.common import answer_quietly, check_limited, edit_in_place, is_group, problem
 from handlers.context import Context
-from handlers.settings import defaults_for
+from handlers.settings import defaults_for, read_store
 from signals.defaults import UserDefaults
 from signals.errors import ParseError, PreflightError
 from signals.grade import CheckResult
@@ -227,11 +227,16 @@ def needs_ref(idea: TradeIdea, owner: int | None) -> bool:
 
 
 async def keyboard_for(
-    context: Context, view: CheckView, owner: int | None
+    context: Context, view: CheckView, owner: int | None, ref: str | None = None
 ) -> InlineKeyboardMarkup | None:
-    """The keyboard of a result; an idea too long for 64 bytes is kept in the store first."""
+    """The keyboard of a result; an idea too long for 64 bytes is kept in the store first.
+
+    `ref`: the reference the pressed button already carried for this idea (no write then).
+    """
     if not needs_ref(view.idea, owner):
         return check_keyboard(view, owner)
+    if ref is not None:
+        return check_keyboard(view, owner, ref)
     bd = context.bot_data
     try:
         ref = await bd.store.run(bd.users.remember_idea, view.idea.words())
@@ -284,10 +289,10 @@ def render_view(context: Context, graded: Graded) -> str:
 
 
 async def view_reply(
-    context: Context, graded: Graded, owner: int | None
+    context: Context, graded: Graded, owner: int | None, ref: str | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The text and keyboard of a graded view."""
-    return render_view(context, graded), await keyboard_for(context, graded.view, owner)
+    """The text and keyboard of a graded view (`ref`: see `keyboard_for`)."""
+    return render_view(context, graded), await keyboard_for(context, graded.view, owner, ref)
 
 
 def shown_key(view: CheckView) -> str:
@@ -324,7 +329,7 @@ async def _view_of(context: Context, button: ButtonData) -> CheckView | None:
     if button.ref is not None:
         bd = context.bot_data
         try:
-            words = await bd.store.run(bd.users.idea_of_ref, button.ref)
+            words = await read_store(context, bd.users.idea_of_ref, button.ref)
         except StoreError as e:
             log.warning("button reference %s unreadable: %s", button.ref, e)
             return None
@@ -350,14 +355,24 @@ async def _check_button(update: Update, context: Context, kind: str) -> None:
         await answer_quietly(query, render("notice", "text", kind="outdated_button"))
         return
     wanted = view.after(kind)
-    if kind in (DETAILS, LESS):
-        if not _may_rewrite(update, button):
-            text = render("button", "text", kind="asker_only", words=view.graded().words())
-            await answer_quietly(query, text)
-            return
-        if await _show_again(update, context, button, wanted):
-            return
-    await _regrade_in_place(update, context, button, wanted)
+    if kind in (DETAILS, LESS) and not _may_rewrite(update, button):
+        text = render("button", "text", kind="asker_only", words=view.graded().words())
+        await answer_quietly(query, text)
+        return
+    shown = kind in (DETAILS, LESS) and await _show_again(update, context, button, wanted)
+    if not shown:
+        await _regrade_in_place(update, context, button, wanted)
+    if button.ref is not None:
+        await _touch(context, button.ref)
+
+
+async def _touch(context: Context, ref: str) -> None:
+    """Keep a pressed button's reference alive; after the answer, so no one waits for it."""
+    bd = context.bot_data
+    try:
+        await bd.store.run(bd.users.touch_idea, ref)
+    except StoreError as e:
+        log.warning("button reference %s not touched: %s", ref, e)
 
 
 async def _show_again(
@@ -375,7 +390,7 @@ async def _show_again(
         return False
     defaults = await defaults_for(update, context, query.from_user.id)
     graded = Graded(view, result, defaults)
-    await edit_in_place(query, *await view_reply(context, graded, button.owner))
+    await edit_in_place(query, *await view_reply(context, graded, button.owner, button.ref))
     await answer_quietly(query)
     return True
 
@@ -397,7 +412,8 @@ async def _regrade_in_place(
         popup = render("button", "text", kind="popup", r=graded.result, now=wall_clock_ms())
         await answer_quietly(query, popup, show_alert=True)
         return
-    changed = await edit_in_place(query, *await view_reply(context, graded, button.owner))
+    reply = await view_reply(context, graded, button.owner, button.ref)
+    changed = await edit_in_place(query, *reply)
     message = query.message
     if isinstance(message, Message):
         context.bot_data.shown.remember(

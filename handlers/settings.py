@@ -7,7 +7,11 @@ chat), kept in the store (schema 6) across restarts; `defaults_for` hands them t
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from telegram import Update
 
@@ -15,10 +19,12 @@ from handlers.common import is_group, problem
 from handlers.context import Context
 from signals.defaults import UserDefaults, apply_settings, parse_settings
 from signals.errors import PreflightError
-from signals.store import StoreError
+from signals.store import StoreError, store_error
 from templates import render
 
 log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 async def settings_command(update: Update, context: Context) -> None:
@@ -57,6 +63,20 @@ def _username(context: Context) -> str | None:
         return None
 
 
+async def read_store(
+    context: Context, fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs
+) -> _R:
+    """Run a store *read* on a worker thread of its own, not in the store's write queue.
+
+    SQLite in WAL mode lets a read go on while another connection writes, so a check never
+    waits behind someone's save held up by a lock (`Store.run` runs one call at a time).
+    """
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except sqlite3.Error as e:
+        raise store_error(context.bot_data.store.path, e) from e
+
+
 async def defaults_for(
     update: Update, context: Context, user_id: int | None
 ) -> UserDefaults | None:
@@ -69,7 +89,7 @@ async def defaults_for(
         return UserDefaults()
     bd = context.bot_data
     try:
-        defaults = await bd.store.run(bd.users.user_defaults, user_id)
+        defaults = await read_store(context, bd.users.user_defaults, user_id)
     except StoreError as e:
         log.warning("defaults of user %d unreadable, graded as typed: %s", user_id, e)
         return None

@@ -275,13 +275,19 @@ class UserData:
         raise LookupError("no free idea reference")  # 2^50 ideas: never in practice
 
     def idea_of_ref(self, ref: str) -> str | None:
-        """The idea words kept under a button's reference (None: unknown or dropped)."""
+        """The idea words kept under a button's reference (None: unknown or dropped).
+
+        A read only: it never waits for a writer (WAL), so a press is answered at once.
+        """
         conn = self.store.connect()
         row = conn.execute("SELECT words FROM idea_refs WHERE ref = ?", (ref,)).fetchone()
-        if row is None:
-            return None
-        conn.execute("UPDATE idea_refs SET used_ms = ? WHERE ref = ?", (self._now_ms(), ref))
-        return str(row[0])
+        return str(row[0]) if row is not None else None
+
+    def touch_idea(self, ref: str) -> None:
+        """A button used the reference: keep it another IDEA_REF_KEEP_MS."""
+        self.store.connect().execute(
+            "UPDATE idea_refs SET used_ms = ? WHERE ref = ?", (self._now_ms(), ref)
+        )
 
     # ---- subscriptions --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -302,3 +303,26 @@ async def test_every_compact_side_fits_a_phone_and_every_button_fits_64_bytes(
     assert all(1 <= len(d.encode()) <= MAX_CALLBACK_DATA for d in data_of(result))
     await bot.press(result, alice, DETAILS)
     assert "Sources:" in result.text
+
+
+async def test_a_reference_button_works_while_the_store_is_locked(
+    api: FakeBotAPI, settings: Settings, dm: FakeChat, alice: FakeUser
+) -> None:
+    long_idea = "eth long 5x @ 3000.125-3050.875 stop 2900.5 tp 3400 3600 3800 risk 1% acct 10k"
+    async with BotHarness(api, settings) as bot:
+        await bot.send(dm, alice, long_idea)
+        [result] = api.bot_messages(dm)
+        assert read_button(data_of(result)[0]).ref is not None  # type: ignore[union-attr]
+        holder = sqlite3.connect(settings.store_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            await bot.press(result, alice, DETAILS)
+            await bot.press(result, alice, LESS)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+    assert result.text.startswith("REDUCE · ETH long 5x")
+    assert "(midpoint of $3,000.12–$3,050.88)" in result.text
+    assert result.button_texts[0] == DETAILS  # folded back, the buttons still there
+    assert all(read_button(d).ref is not None for d in data_of(result)[:3])  # type: ignore[union-attr]

@@ -3,7 +3,9 @@ kept across restarts in the SQLite file, and used by the checks that leave value
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 
 import pytest
 
@@ -339,3 +341,29 @@ async def test_settings_are_in_the_menu_and_in_help(
     menu = {c["command"]: c["description"] for c in api.commands["default"]}
     assert menu["settings"] == "Your defaults: account, risk, leverage, horizon, time zone"
     assert "/settings — your defaults for ideas that leave them out" in help_text
+
+
+async def test_a_check_reads_the_settings_while_another_process_holds_the_write_lock(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    bob = api.user("Bob")
+    bobs = api.private_chat(bob)
+    await bot.send(dm, alice, "/settings leverage 3")
+    holder = sqlite3.connect(bot.settings.store_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        api.user_message(bobs, bob, "/settings leverage 7")  # queued on the store: waits 1 s
+        api.user_message(dm, alice, "/check eth long")
+        started = time.monotonic()
+        save = asyncio.create_task(bot.process_next())  # takes Bob's update
+        check = asyncio.create_task(bot.process_next())  # takes Alice's
+        await check
+        check_done = time.monotonic() - started
+        await save
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert check_done < 0.5  # the read never queued behind Bob's blocked save
+    assert api.bot_messages(dm)[-1].text.startswith("REDUCE · ETH long 3x (from your /settings)")
+    assert api.bot_messages(bobs)[-1].text == BUSY
