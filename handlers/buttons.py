@@ -444,7 +444,9 @@ async def refresh_market(update: Update, context: Context) -> None:
         await answer_quietly(query, popup, show_alert=True)
         return
     markup = market_keyboard(button.asset, button.owner)
-    changed = await edit_in_place(query, render_market(result), markup)
+    defaults = await defaults_for(update, context, query.from_user.id)
+    tz = defaults.tz if defaults is not None else None
+    changed = await edit_in_place(query, render_market(result, tz=tz), markup)
     await answer_quietly(
         query, render("notice", "text", kind="updated" if changed else "unchanged")
     )

@@ -24,6 +24,7 @@ from handlers.common import (
     text_of,
 )
 from handlers.context import Context
+from handlers.settings import defaults_for
 from signals.errors import ParseError, PreflightError
 from signals.grade import CheckResult
 from signals.idea import parse_idea
@@ -69,7 +70,9 @@ async def market_command(update: Update, context: Context) -> None:
         return
 
     async def reply(result: CheckResult) -> tuple[str, InlineKeyboardMarkup | None]:
-        return render_market(result), market_keyboard(asset, _asker(update))
+        defaults = await defaults_for(update, context, _asker(update))
+        tz = defaults.tz if defaults is not None else None
+        return render_market(result, tz=tz), market_keyboard(asset, _asker(update))
 
     await _grade_in_place(
         update,

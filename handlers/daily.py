@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo, available_timezones
 from telegram import Update
 from telegram.constants import ChatAction
 
-from handlers.common import check_limited, may_change_settings, topic_of
+from handlers.common import check_limited, is_group, may_change_settings, topic_of
 from handlers.context import App, BotData, Context
+from handlers.settings import defaults_for
 from signals.chart import chart_png
 from signals.errors import ParseError, PreflightError, UnknownAsset
 from signals.grade import CheckResult
@@ -372,12 +373,18 @@ async def daily_command(update: Update, context: Context) -> None:
     except PreflightError as e:
         await message.reply_text(render("problem", error=e))
         return
+    tz = request.tz
+    if tz is None and not is_group(update) and await store.run(users.chat, chat.id) is None:
+        # a first /daily in a private chat without a zone: the one in the user's /settings
+        user = update.effective_user
+        defaults = await defaults_for(update, context, user.id if user else None)
+        tz = defaults.tz if defaults is not None else None
     saved = await store.run(
         users.set_daily,
         chat.id,
         chat.type,
         request.daily_time,
-        request.tz,
+        tz,
         request.assets,
         topic_of(message),
     )

@@ -466,10 +466,13 @@ def _render_details(ctx: dict[str, Any], fmt: Fmt) -> str:
     return text
 
 
-def render_market(result: CheckResult, fmt: Fmt = "html", *, now: int | None = None) -> str:
-    """The /market dashboard for one asset (both sides graded at 1x), with its data time."""
+def render_market(
+    result: CheckResult, fmt: Fmt = "html", *, now: int | None = None, tz: str | None = None
+) -> str:
+    """The /market dashboard for one asset (both sides graded at 1x), with its data time
+    (absolute times in `tz`, the reader's zone; None: UTC)."""
     now = now if now is not None else wall_clock_ms()
-    return _render_whole("market", fmt, r=result, m=result.market, now=now)
+    return _render_whole("market", fmt, r=result, m=result.market, now=now, tz=tz)
 
 
 def _render_whole(name: str, fmt: Fmt, **ctx: Any) -> str:

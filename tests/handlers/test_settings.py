@@ -367,3 +367,47 @@ async def test_a_check_reads_the_settings_while_another_process_holds_the_write_
     assert check_done < 0.5  # the read never queued behind Bob's blocked save
     assert api.bot_messages(dm)[-1].text.startswith("REDUCE · ETH long 3x (from your /settings)")
     assert api.bot_messages(bobs)[-1].text == BUSY
+
+
+async def test_the_check_button_under_an_alert_uses_the_settings_and_expands(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    await bot.send(dm, alice, "/settings leverage 4 horizon 2d")
+    alert = api.seed_bot_message(
+        dm, "🔴 ETH long: STRESS", [("🔎 Check ETH long", "ac::ETH:long")]
+    )
+
+    await bot.press(alert, alice, "🔎 Check ETH long")
+    result = api.bot_messages(dm)[-1]
+    await bot.press(result, alice, "📋 Details")
+
+    assert result.text.startswith("REDUCE · ETH long 4x (from your /settings)")
+    assert "Position: long 4x from $3,210.00 (current price), 2d (from your /settings)" in (
+        result.text
+    )
+
+
+async def test_a_first_daily_in_private_takes_the_settings_zone(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    await bot.send(dm, alice, "/settings tz Asia/Tokyo")
+
+    first = await reply_to(bot, api, dm, alice, "/daily 08:00")
+    given = await reply_to(bot, api, dm, alice, "/daily 09:00 Europe/Paris")
+    kept = await reply_to(bot, api, dm, alice, "/daily 10:00")
+
+    assert first.startswith("Daily summary set: every day at 08:00 Asia/Tokyo")
+    assert given.startswith("Daily summary set: every day at 09:00 Europe/Paris")
+    assert kept.startswith("Daily summary set: every day at 10:00 Europe/Paris")  # the chat's
+
+
+async def test_the_market_dashboard_shows_its_data_time_in_the_settings_zone(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    await bot.send(dm, alice, "/settings tz Europe/Berlin")
+
+    text = await reply_to(bot, api, dm, alice, "/market ETH")
+    await bot.press(api.bot_messages(dm)[-1], alice, "🔄 Refresh")
+
+    assert "Data: synthetic demo data, as of 2026-05-20 02:00 CEST" in text.splitlines()
+    assert "2026-05-20 02:00 CEST" in api.bot_messages(dm)[-1].text
