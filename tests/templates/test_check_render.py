@@ -718,3 +718,12 @@ def test_details_with_every_list_at_its_longest_still_fit(tmp_path: Path) -> Non
         assert 3500 < utf16_len(shown) <= 4096, utf16_len(shown)
         assert "Data: synthetic demo data, as of 2026-05-20 05:00 UTC" in text.splitlines()[-1]
         assert "and 14 more" in text and "(graded) and 9 more" in text
+
+
+def test_a_full_side_with_a_track_line_and_unread_settings_still_fits() -> None:
+    result = demo("ETH long 5x @ 3000-3050 stop 2900 tp 3400 3600 risk 1% acct 10k")
+
+    text = render_check(result, "text", TH, track_line=TRACK, settings_unread=True)
+
+    assert len(text.splitlines()) == 12 and len(text) <= 900
+    assert text.splitlines()[-1].endswith(" · ⚠️ your /settings could not be read: graded as typed")
