@@ -316,6 +316,8 @@ async def subscribe_chat(
         sides=[stresses[s] for s in sides if s in stresses],
         subs=subs,
         interval_min=max(1, round(bd.settings.warn_interval_s / 60)),
+        r=result,
+        now=bd.now_ms(),
     )
 
 

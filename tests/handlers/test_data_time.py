@@ -93,6 +93,8 @@ async def test_an_alert_says_when_its_data_is_from(
     alert = api.bot_messages(dm)[-1].text
 
     assert alert.startswith("🔴 ETH long: STRESS")
+    subscribed = next(m.text for m in api.bot_messages(dm) if m.text.startswith("🔔 Subscribed"))
+    assert f"Data: {DEMO_TIME}" in subscribed.splitlines()
     assert alert.splitlines()[-1] == f"Data: {DEMO_TIME} · /unsubscribe ETH to stop"
 
 
