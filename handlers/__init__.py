@@ -33,6 +33,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from handlers import alerts, buttons, checks, commands, daily, errors, gate, groups
+from handlers import settings as user_settings  # not the top-level `settings` (Settings)
 from handlers.broadcast import Broadcaster
 from handlers.context import CONTEXT_TYPES, App, Context, Running
 from handlers.pacing import FloodPacer
@@ -129,6 +130,7 @@ def register(app: App) -> None:
     command("subscribe", alerts.subscribe_command)
     command("unsubscribe", alerts.unsubscribe_command)
     command("subscriptions", alerts.subscriptions_command)
+    command("settings", user_settings.settings_command)
 
     # buttons, by the prefix of their data (handlers/buttons.py has the format)
     def button(prefix: str, callback: Any) -> None:
@@ -137,6 +139,8 @@ def register(app: App) -> None:
     button(buttons.ALERT_CHECK, alerts.alert_check_button)  # "ac:" before any "a…" prefix
     button(buttons.REFRESH, buttons.refresh_check)
     button(buttons.FLIP, buttons.flip_check)
+    button(buttons.DETAILS, buttons.details_check)
+    button(buttons.LESS, buttons.less_check)
     button(buttons.MARKET_REFRESH, buttons.refresh_market)
     button(buttons.SUBSCRIBE, alerts.subscribe_button)
     # any other button (an older version's) is answered, so the client stops spinning

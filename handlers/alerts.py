@@ -23,10 +23,13 @@ from telegram import Update
 from handlers.buttons import (
     ALERT_CHECK,
     SUBSCRIBE,
+    CheckView,
     button_data,
-    check_keyboard,
+    grade_view,
     query_chat,
     read_button,
+    shown_key,
+    view_reply,
 )
 from handlers.common import (
     answer_quietly,
@@ -57,7 +60,7 @@ from signals.stress import (
     stress_by_side,
 )
 from signals.userdata import Draft, NotifiedUpdate, Subscription
-from templates import flag_reason, render, render_check
+from templates import flag_reason, render
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +184,8 @@ async def _alert_drafts(
                 alerts=alerts,
                 m=result.market if result is not None else None,
                 asof=result.asof if result is not None else None,
+                r=result,
+                now=poll_ms,
                 cleared=_cleared_reasons(bd, result, alerts),
                 missing=missing,
             )
@@ -311,6 +316,8 @@ async def subscribe_chat(
         sides=[stresses[s] for s in sides if s in stresses],
         subs=subs,
         interval_min=max(1, round(bd.settings.warn_interval_s / 60)),
+        r=result,
+        now=bd.now_ms(),
     )
 
 
@@ -426,17 +433,17 @@ async def alert_check_button(update: Update, context: Context) -> None:
     side: Side | None = (
         "long" if button.rest == "long" else "short" if button.rest == "short" else None
     )
-    idea = TradeIdea(asset=button.asset, side=side)
+    # graded like /check: completed from the presser's /settings, Details under it
+    view = CheckView(TradeIdea(asset=button.asset, side=side))
     try:
-        result = await context.bot_data.service.check(idea)
+        graded = await grade_view(update, context, view, query.from_user.id)
     except PreflightError as e:
         await answer_quietly(query, problem(e, "text"), show_alert=True)
         return
     await answer_quietly(query)
     chat_id, thread_id = query_chat(query)
-    await context.bot.send_message(
-        chat_id,
-        render_check(result, "html", context.bot_data.settings.thresholds),
-        message_thread_id=thread_id,
-        reply_markup=check_keyboard(idea, query.from_user.id),
+    text, markup = await view_reply(context, graded, query.from_user.id)
+    sent = await context.bot.send_message(
+        chat_id, text, message_thread_id=thread_id, reply_markup=markup
     )
+    context.bot_data.shown.remember(chat_id, sent.message_id, shown_key(view), graded.result)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from telegram import InlineKeyboardMarkup, Message, Update
 
-from handlers.buttons import check_keyboard, market_keyboard
+from handlers.buttons import CheckView, Graded, grade_view, market_keyboard, shown_key, view_reply
 from handlers.common import (
     check_limited,
     command_of,
@@ -23,12 +24,14 @@ from handlers.common import (
     text_of,
 )
 from handlers.context import Context
+from handlers.settings import defaults_for
 from signals.errors import ParseError, PreflightError
 from signals.grade import CheckResult
 from signals.idea import parse_idea
-from templates import render, render_check, render_market
+from templates import render, render_market
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MARKET_EXAMPLE = "/market ETH"
 
@@ -65,12 +68,18 @@ async def market_command(update: Update, context: Context) -> None:
     except ParseError as e:
         await message.reply_text(render("problem", error=ParseError(e.reason, MARKET_EXAMPLE)))
         return
+
+    async def reply(result: CheckResult) -> tuple[str, InlineKeyboardMarkup | None]:
+        defaults = await defaults_for(update, context, _asker(update))
+        tz = defaults.tz if defaults is not None else None
+        return render_market(result, tz=tz), market_keyboard(asset, _asker(update))
+
     await _grade_in_place(
         update,
         context,
         render("progress", kind="market", asset=asset),
         lambda: context.bot_data.service.market(asset),
-        lambda r: (render_market(r), market_keyboard(asset, _asker(update))),
+        reply,
     )
 
 
@@ -82,15 +91,23 @@ async def _check(update: Update, context: Context) -> None:
     except ParseError as e:
         await message.reply_text(render("problem", error=e))
         return
+    view, asker = CheckView(idea), _asker(update)
+
+    async def reply(graded: Graded) -> tuple[str, InlineKeyboardMarkup | None]:
+        return await view_reply(context, graded, asker)
+
+    def shown(sent: Message, graded: Graded) -> None:
+        context.bot_data.shown.remember(
+            sent.chat.id, sent.message_id, shown_key(view), graded.result
+        )
+
     await _grade_in_place(
         update,
         context,
         render("progress", kind="check", idea=idea),
-        lambda: context.bot_data.service.check(idea),
-        lambda r: (
-            render_check(r, "html", context.bot_data.settings.thresholds),
-            check_keyboard(idea, _asker(update)),
-        ),
+        lambda: grade_view(update, context, view, asker),
+        reply,
+        shown,
     )
 
 
@@ -103,10 +120,12 @@ async def _grade_in_place(
     update: Update,
     context: Context,
     progress_text: str,
-    grade: Callable[[], Awaitable[CheckResult]],
-    reply: Callable[[CheckResult], tuple[str, InlineKeyboardMarkup | None]],
+    grade: Callable[[], Awaitable[T]],
+    reply: Callable[[T], Awaitable[tuple[str, InlineKeyboardMarkup | None]]],
+    shown: Callable[[Message, T], None] | None = None,
 ) -> None:
-    """Answer with the progress text (private chats), then with the reply (or the problem)."""
+    """Answer with the progress text (private chats), then with the reply (or the problem);
+    `shown` is told which message now shows the result."""
     message = update.effective_message
     assert message is not None
     if not await _within_limit(update, context, message):
@@ -120,7 +139,9 @@ async def _grade_in_place(
     except PreflightError as e:
         await _finish(context, update, message, progress, problem(e))
         return
-    await _finish(context, update, message, progress, *reply(result))
+    sent = await _finish(context, update, message, progress, *await reply(result))
+    if shown is not None and isinstance(sent, Message):
+        shown(sent, result)
 
 
 async def _finish(
@@ -130,12 +151,11 @@ async def _finish(
     progress: Message | None,
     text: str,
     markup: InlineKeyboardMarkup | None = None,
-) -> None:
+) -> Message | bool:
     if progress is None:
-        await message.reply_text(text, reply_markup=markup)
-        return
+        return await message.reply_text(text, reply_markup=markup)
     take_progress(context, update)
-    await progress.edit_text(text, reply_markup=markup)
+    return await progress.edit_text(text, reply_markup=markup)
 
 
 async def _within_limit(update: Update, context: Context, message: Message) -> bool:

@@ -24,6 +24,7 @@ from settings import Settings
 
 if TYPE_CHECKING:
     from handlers.broadcast import Broadcaster
+    from signals.grade import CheckResult
     from signals.service import CheckService
     from signals.store import Store
     from signals.userdata import UserData
@@ -34,6 +35,8 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]  # aware, UTC
 # progress messages remembered at once (a check's progress until it is answered)
 MAX_PROGRESS = 10_000
+# results on screen remembered at once, for Details / Less (a CheckResult is a few kB)
+MAX_SHOWN = 2_000
 
 
 def utc_now() -> datetime:
@@ -67,6 +70,32 @@ class Progress:
     def take(self, update_id: int) -> Message | None:
         """Forget (and return) the progress message of an update, if one is pending."""
         return self._messages.pop(update_id, None)
+
+
+class Shown:
+    """Check results on screen, by chat and message: Details and Less re-render the numbers
+    the message already shows instead of grading again (bounded; lost at a restart, when a
+    press grades again). Each is kept under the words of the idea it graded, so a message
+    whose buttons now stand for another idea never gets a stale result."""
+
+    def __init__(self, limit: int = MAX_SHOWN) -> None:
+        self.limit = limit
+        self._results: OrderedDict[tuple[int, int], tuple[str, CheckResult]] = OrderedDict()
+
+    def remember(self, chat_id: int, message_id: int, key: str, result: CheckResult) -> None:
+        """Note the result a message now shows."""
+        self._results[(chat_id, message_id)] = (key, result)
+        self._results.move_to_end((chat_id, message_id))
+        while len(self._results) > self.limit:
+            self._results.popitem(last=False)
+
+    def get(self, chat_id: int, message_id: int, key: str) -> CheckResult | None:
+        """The result the message shows, if it was graded from `key` and is still held."""
+        held = self._results.get((chat_id, message_id))
+        if held is None or held[0] != key:
+            return None
+        self._results.move_to_end((chat_id, message_id))
+        return held[1]
 
 
 class Lifecycle:
@@ -110,6 +139,7 @@ class BotData:
     budget: RequestBudget = field(default_factory=lambda: RequestBudget(20))
     check_limit: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(5))
     progress: Progress = field(default_factory=Progress)
+    shown: Shown = field(default_factory=Shown)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     running: Running | None = None
 

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo, available_timezones
 from telegram import Update
 from telegram.constants import ChatAction
 
-from handlers.common import check_limited, may_change_settings, topic_of
+from handlers.common import check_limited, is_group, may_change_settings, topic_of
 from handlers.context import App, BotData, Context
+from handlers.settings import defaults_for
 from signals.chart import chart_png
 from signals.errors import ParseError, PreflightError, UnknownAsset
 from signals.grade import CheckResult
@@ -258,14 +259,22 @@ async def build_summary(bd: BotData, chat: ChatSettings, now: datetime) -> list[
     """The summary text and its chart for one chat, as outbox drafts (deduped per day)."""
     assets = chat.watchlist or bd.settings.summary_assets
     rows = await summary_rows(bd, assets)
-    local = now.astimezone(ZoneInfo(chat.tz))
+    zone = ZoneInfo(chat.tz)
     pick = chart_pick(rows)
+    now_ms = int(now.timestamp() * 1000)
+    # the header gives the data's time, never today's date over older data (a replay)
+    oldest = min(
+        (r.result for r in rows if r.result is not None), key=lambda r: r.asof, default=None
+    )
+    shown = datetime.fromtimestamp(oldest.asof / 1000, zone) if oldest else now.astimezone(zone)
     text = render(
         "daily",
-        local_time=local.strftime("%a %d %b %Y, %H:%M"),
+        local_time=shown.strftime("%a %d %b %Y, %H:%M"),
         tz=chat.tz,
         rows=[_row_ctx(r) for r in rows],
         chart_asset=pick,
+        data=oldest,
+        now=now_ms,
     )
     key = summary_key(chat, now)
     drafts = [Draft(f"{key}:text", chat.chat_id, text, chat.thread_id)]
@@ -276,7 +285,9 @@ async def build_summary(bd: BotData, chat: ChatSettings, now: datetime) -> list[
             log.warning("daily chart of %s unavailable: %s", pick, e)
             return drafts
         png = await asyncio.to_thread(chart_png, data, asof)
-        caption = render("chart_caption", asset=pick, asof=asof, most_stressed=True)
+        caption = render(
+            "chart_caption", asset=pick, asof=asof, data=data, now=now_ms, most_stressed=True
+        )
         drafts.append(
             Draft(f"{key}:chart", chat.chat_id, caption, chat.thread_id, kind="photo", photo=png)
         )
@@ -362,12 +373,18 @@ async def daily_command(update: Update, context: Context) -> None:
     except PreflightError as e:
         await message.reply_text(render("problem", error=e))
         return
+    tz = request.tz
+    if tz is None and not is_group(update) and await store.run(users.chat, chat.id) is None:
+        # a first /daily in a private chat without a zone: the one in the user's /settings
+        user = update.effective_user
+        defaults = await defaults_for(update, context, user.id if user else None)
+        tz = defaults.tz if defaults is not None else None
     saved = await store.run(
         users.set_daily,
         chat.id,
         chat.type,
         request.daily_time,
-        request.tz,
+        tz,
         request.assets,
         topic_of(message),
     )
@@ -419,9 +436,10 @@ async def chart_command(update: Update, context: Context) -> None:
     await message.reply_chat_action(ChatAction.UPLOAD_PHOTO)
     # matplotlib takes ~0.5 s of CPU: keep the event loop free for everyone else
     png = await asyncio.to_thread(chart_png, data, asof)
-    await message.reply_photo(
-        png, caption=render("chart_caption", asset=asset, asof=asof, most_stressed=False)
+    caption = render(
+        "chart_caption", asset=asset, asof=asof, data=data, now=context.bot_data.now_ms()
     )
+    await message.reply_photo(png, caption=caption)
 
 
 def _settings_text(bd: BotData, chat: ChatSettings | None, just_set: bool = False) -> str:

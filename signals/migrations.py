@@ -125,4 +125,30 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE watch_state ADD COLUMN gap_notified INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        6,
+        # personal defaults (/settings), one row per Telegram user, whatever chat they write
+        # in; and the ideas too long for a button's 64 bytes of callback_data, kept under a
+        # short reference the button carries (`used_ms`: pressing a button keeps it alive).
+        """
+        CREATE TABLE user_settings (
+            user_id INTEGER PRIMARY KEY,
+            account_usd REAL,
+            risk_pct REAL,
+            risk_usd REAL,
+            leverage REAL,
+            horizon_days REAL,
+            tz TEXT,
+            updated_ms INTEGER NOT NULL,
+            CHECK (risk_pct IS NULL OR risk_usd IS NULL)
+        );
+        CREATE TABLE idea_refs (
+            ref TEXT PRIMARY KEY,
+            words TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            used_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX idea_refs_by_use ON idea_refs (used_ms);
+        """,
+    ),
 ]

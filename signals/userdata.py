@@ -1,9 +1,11 @@
-"""What users set up, persisted in the shared SQLite store (schema versions 3 and 5).
+"""What users set up, persisted in the shared SQLite store (schema versions 3, 5 and 6).
 
-Chats' daily-summary settings, stress-warning subscriptions with the level last notified,
-the watcher's per-side observations, and the outbox: every broadcast message is written
-here, in the same transaction as the state change that caused it, before it is sent. A
-crash mid-broadcast therefore resumes from the outbox without sending anything twice.
+Chats' daily-summary settings, each user's personal defaults (/settings), the ideas too
+long for a button (kept under a short reference), stress-warning subscriptions with the
+level last notified, the watcher's per-side observations, and the outbox: every broadcast
+message is written here, in the same transaction as the state change that caused it, before
+it is sent. A crash mid-broadcast therefore resumes from the outbox without sending anything
+twice.
 
 Every method is synchronous SQLite; the bot calls them through `Store.run`, on the store's
 own thread, never on the event loop.
@@ -11,6 +13,8 @@ own thread, never on the event loop.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import sqlite3
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from signals.defaults import UserDefaults
 from signals.store import Store
 from signals.stress import Level, Observation
 
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 
 OutboxKind = Literal["text", "photo"]
 Clock = Callable[[], float]
+# an idea kept for a button is dropped once no button used it for this long
+IDEA_REF_KEEP_MS = 180 * 86_400_000
+IDEA_REF_CHARS = 10  # base32 of a SHA-256: 50 bits, collisions checked on write
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,90 @@ class UserData:
         if settings is None:  # written in the transaction just committed
             raise LookupError(f"chat {chat_id} vanished")
         return settings
+
+    # ---- personal defaults (/settings) ----------------------------------------------------
+
+    def user_defaults(self, user_id: int) -> UserDefaults:
+        """A user's /settings (all None when they never set any)."""
+        row = (
+            self.store.connect()
+            .execute(
+                "SELECT account_usd, risk_pct, risk_usd, leverage, horizon_days, tz "
+                "FROM user_settings WHERE user_id = ?",
+                (user_id,),
+            )
+            .fetchone()
+        )
+        return UserDefaults(*row) if row else UserDefaults()
+
+    def save_user_defaults(self, user_id: int, defaults: UserDefaults) -> UserDefaults:
+        """Store a user's /settings whole (nothing set: the row goes); return what is stored."""
+        with self.store.transaction() as conn:
+            if defaults.is_empty:
+                conn.execute("DELETE FROM user_settings WHERE user_id = ?", (user_id,))
+            else:
+                conn.execute(
+                    "INSERT INTO user_settings (user_id, account_usd, risk_pct, risk_usd, "
+                    "leverage, horizon_days, tz, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (user_id) DO UPDATE SET account_usd = excluded.account_usd, "
+                    "risk_pct = excluded.risk_pct, risk_usd = excluded.risk_usd, "
+                    "leverage = excluded.leverage, horizon_days = excluded.horizon_days, "
+                    "tz = excluded.tz, updated_ms = excluded.updated_ms",
+                    (
+                        user_id,
+                        defaults.account_usd,
+                        defaults.risk_pct,
+                        defaults.risk_usd,
+                        defaults.leverage,
+                        defaults.horizon_days,
+                        defaults.tz,
+                        self._now_ms(),
+                    ),
+                )
+        return self.user_defaults(user_id)
+
+    # ---- ideas too long for a button -------------------------------------------------------
+
+    def remember_idea(self, words: str) -> str:
+        """Keep idea words a button cannot carry; return the short reference it carries.
+
+        The reference is a hash of the words, so the same idea always gets the same one;
+        ideas no button used for IDEA_REF_KEEP_MS are dropped on the way.
+        """
+        now = self._now_ms()
+        digest = hashlib.sha256(words.encode("utf-8")).digest()
+        base = base64.b32encode(digest).decode("ascii").lower().rstrip("=")
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM idea_refs WHERE used_ms < ?", (now - IDEA_REF_KEEP_MS,))
+            for start in range(0, len(base) - IDEA_REF_CHARS + 1):
+                ref = base[start : start + IDEA_REF_CHARS]
+                held = conn.execute("SELECT words FROM idea_refs WHERE ref = ?", (ref,)).fetchone()
+                if held is None:
+                    conn.execute(
+                        "INSERT INTO idea_refs (ref, words, created_ms, used_ms) "
+                        "VALUES (?, ?, ?, ?)",
+                        (ref, words, now, now),
+                    )
+                    return ref
+                if held[0] == words:
+                    conn.execute("UPDATE idea_refs SET used_ms = ? WHERE ref = ?", (now, ref))
+                    return ref
+        raise LookupError("no free idea reference")  # 2^50 ideas: never in practice
+
+    def idea_of_ref(self, ref: str) -> str | None:
+        """The idea words kept under a button's reference (None: unknown or dropped).
+
+        A read only: it never waits for a writer (WAL), so a press is answered at once.
+        """
+        conn = self.store.connect()
+        row = conn.execute("SELECT words FROM idea_refs WHERE ref = ?", (ref,)).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def touch_idea(self, ref: str) -> None:
+        """A button used the reference: keep it another IDEA_REF_KEEP_MS."""
+        self.store.connect().execute(
+            "UPDATE idea_refs SET used_ms = ? WHERE ref = ?", (self._now_ms(), ref)
+        )
 
     # ---- subscriptions --------------------------------------------------------------------
 

@@ -7,9 +7,11 @@ import json
 import math
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
@@ -142,6 +144,19 @@ def utc(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def local(ms: int | None, tz: str | None = None) -> str:
+    """Milliseconds since the epoch in a time zone: '2026-05-20 02:00 CEST' (none: UTC)."""
+    if ms is None:
+        return "n/a"
+    if not tz or tz == "UTC":
+        return utc(ms)
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return utc(ms)  # a zone this machine no longer knows: UTC, labelled as such
+    return datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def utc_date(ms: int | None) -> str:
     """Milliseconds since the epoch → '2026-05-20'."""
     if ms is None:
@@ -236,6 +251,7 @@ def _make_env(fmt: Fmt) -> Environment:
         lev=lev,
         days=days,
         utc=utc,
+        local=local,
         utc_date=utc_date,
         age=age,
         usd_exact=usd_exact,
@@ -385,20 +401,32 @@ def render_check(
     *,
     now: int | None = None,
     details: bool = False,
+    tz: str | None = None,
+    settings_unread: bool = False,
+    track_line: str | Mapping[str, str] | None = None,
 ) -> str:
     """The graded reply: compact (default) or the details view of the same result.
 
     `now` (ms) is the real clock at render time, for "data from 3 min ago"; when not given it
-    is read here, once, never inside a template.
+    is read here, once, never inside a template. `tz`: the reader's time zone for absolute
+    times (None: UTC). `settings_unread`: the reader's /settings could not be read, so the
+    idea was graded as typed (said in the reply). `track_line`: one line of track record
+    under each side's verdict (a string, or one per side: {"long": …, "short": …}).
     """
-    if details:
-        return render_check_details(result, fmt, thresholds, now=now)
     ctx = _check_context(result, thresholds, now)
-    plain = _render_whole("check", "text", tight=False, **ctx)
-    tight = not all(_fits_compact(side) for side in plain.split(SIDE_SEPARATOR))
-    if fmt == "text" and not tight:
-        return plain
-    return _render_whole("check", fmt, tight=tight, **ctx)
+    ctx.update(tz=tz, settings_unread=settings_unread, track_line=track_line)
+    if details:
+        return _render_details(ctx, fmt)
+    # the fullest form whose every side fits a phone screen: shorter words first, then the
+    # cut level and the max leverage share one line
+    text = ""
+    for tight in (0, 1, 2):
+        plain = _render_whole("check", "text", tight=tight, **ctx)
+        fits_all = all(_fits_compact(side) for side in plain.split(SIDE_SEPARATOR))
+        if fits_all or tight == 2:
+            text = plain if fmt == "text" else _render_whole("check", fmt, tight=tight, **ctx)
+            break
+    return text
 
 
 # between the sides of a two-sided reply (check.j2)
@@ -411,7 +439,12 @@ def _fits_compact(side: str) -> bool:
 
 
 def render_check_details(
-    result: CheckResult, fmt: Fmt = "html", thresholds: Any = None, *, now: int | None = None
+    result: CheckResult,
+    fmt: Fmt = "html",
+    thresholds: Any = None,
+    *,
+    now: int | None = None,
+    tz: str | None = None,
 ) -> str:
     """The details view: every number behind the verdict, within Telegram's 4096 UTF-16 units.
 
@@ -419,18 +452,27 @@ def render_check_details(
     dropped) until the whole message fits; rendered HTML is never cut.
     """
     ctx = _check_context(result, thresholds, now)
+    ctx.update(tz=tz, settings_unread=False, track_line=None)
+    return _render_details(ctx, fmt)
+
+
+def _render_details(ctx: dict[str, Any], fmt: Fmt) -> str:
     text = ""
-    for level in (2, 1, 0):
+    for level in (2, 1, 0, -1):
         text = _render_whole("check_details", fmt, level=level, **ctx)
-        if utf16_len(text) <= TELEGRAM_LIMIT:
+        if visible_length(text, fmt) <= TELEGRAM_LIMIT:
             return text
-    return text  # level 0 is bounded by construction (short reasons, capped lists)
+    # level -1 is bounded by construction: short reasons, every list from the data capped
+    return text
 
 
-def render_market(result: CheckResult, fmt: Fmt = "html", *, now: int | None = None) -> str:
-    """The /market dashboard for one asset (both sides graded at 1x), with its data time."""
+def render_market(
+    result: CheckResult, fmt: Fmt = "html", *, now: int | None = None, tz: str | None = None
+) -> str:
+    """The /market dashboard for one asset (both sides graded at 1x), with its data time
+    (absolute times in `tz`, the reader's zone; None: UTC)."""
     now = now if now is not None else wall_clock_ms()
-    return _render_whole("market", fmt, r=result, m=result.market, now=now)
+    return _render_whole("market", fmt, r=result, m=result.market, now=now, tz=tz)
 
 
 def _render_whole(name: str, fmt: Fmt, **ctx: Any) -> str:

@@ -142,7 +142,12 @@ async def test_python_bot_py_answers_a_check_against_the_fake(
 
     output = log_path.read_text()
     assert result.text.startswith("REDUCE · ETH long 5x")
-    assert result.button_texts == ["🔄 Refresh", "🔁 Flip to short", "🔔 Warn me about ETH"]
+    assert result.button_texts == [
+        "📋 Details",
+        "🔄 Refresh",
+        "🔁 Flip to short",
+        "🔔 Warn me about ETH",
+    ]
     assert returncode == 0
     assert "Traceback" not in output
     assert api.token not in output

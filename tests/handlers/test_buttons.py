@@ -45,30 +45,32 @@ def test_a_realistic_long_idea_fits_in_button_data() -> None:
     keyboard = check_keyboard(idea, owner=7_123_456_789)
 
     assert keyboard is not None
-    assert [b.callback_data for b in keyboard.inline_keyboard[0]] == [
-        "r:39t4efp:1000PEPE:long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
-        "f:39t4efp:1000PEPE:long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
-        "s:1000PEPE",
+    assert [[b.callback_data for b in row] for row in keyboard.inline_keyboard] == [
+        [
+            "d:39t4efp:1000PEPE:long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
+            "r:39t4efp:1000PEPE:long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
+            "f:39t4efp:1000PEPE:long 12.5x @ 0.0123456 stop 0.0119876 for 36h",
+        ],
+        ["s:1000PEPE"],
     ]
 
 
-def test_an_idea_too_long_for_button_data_gets_only_subscribe() -> None:
+def test_an_idea_too_long_without_a_reference_gets_only_subscribe() -> None:
     idea = TradeIdea("ETH", "long", 2.123456789, True, 3012.123456789, 2800.987654321, 1.234567)
 
     keyboard = check_keyboard(idea)
 
     assert keyboard is not None
-    assert [b.callback_data for b in keyboard.inline_keyboard[0]] == ["s:ETH"]
+    assert [[b.callback_data for b in row] for row in keyboard.inline_keyboard] == [["s:ETH"]]
 
 
 def test_subscribe_button_sits_under_every_check() -> None:
     shown = check_keyboard(parse_idea("eth long 5x"))
 
     assert shown is not None
-    assert [(b.text, b.callback_data) for b in shown.inline_keyboard[0]][2] == (
-        "🔔 Warn me about ETH",
-        "s:ETH",
-    )
+    assert [(b.text, b.callback_data) for b in shown.inline_keyboard[1]] == [
+        ("🔔 Warn me about ETH", "s:ETH")
+    ]
 
 
 async def test_refresh_with_unchanged_data_reports_up_to_date(
@@ -122,7 +124,7 @@ async def test_flip_grades_the_other_side_in_place_and_flips_back(
     await bot.press(result, alice, "🔁 Flip to long")
 
     assert short_text.startswith("PROCEED · ETH short 5x")
-    assert short_buttons == ["🔄 Refresh", "🔁 Flip to long", "🔔 Warn me about ETH"]
+    assert short_buttons == ["📋 Details", "🔄 Refresh", "🔁 Flip to long", "🔔 Warn me about ETH"]
     assert result.text.startswith("REDUCE · ETH long 5x")
     assert len(api.bot_messages(dm)) == 1
 
@@ -156,6 +158,7 @@ async def test_in_a_group_only_the_asker_rewrites_their_result(
     assert api.answer_of(bobs) == {
         "callback_query_id": bobs,
         "text": "SOL short 3x: REDUCE, 0 of 4 flags\n"
+        "Synthetic demo data, as of 2026-05-20 00:00 UTC\n"
         "Only the asker's message changes; send /check for your own.",
         "show_alert": True,
     }

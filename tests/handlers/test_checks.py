@@ -21,7 +21,12 @@ async def test_check_edits_progress_into_result(
     assert progress.params["text"] == "Checking <b>ETH</b> long 5x…"
     assert reply.edits == 1
     assert reply.text.startswith("REDUCE · ETH long 5x — 2 of 4 flags in caution\n")
-    assert reply.button_texts == ["🔄 Refresh", "🔁 Flip to short", "🔔 Warn me about ETH"]
+    assert reply.button_texts == [
+        "📋 Details",
+        "🔄 Refresh",
+        "🔁 Flip to short",
+        "🔔 Warn me about ETH",
+    ]
     assert reply.reply_to_id is None  # no quoting in a private chat
     assert asked.message_id < reply.message_id
 
@@ -80,7 +85,7 @@ async def test_idea_without_side_grades_both_sides_and_offers_no_flip(
         for line in reply.text.splitlines()
         if " · BTC " in line
     ] == ["BTC long 1x (no leverage given)", "BTC short 1x (no leverage given)"]
-    assert reply.button_texts == ["🔄 Refresh", "🔔 Warn me about BTC"]
+    assert reply.button_texts == ["📋 Details", "🔄 Refresh", "🔔 Warn me about BTC"]
 
 
 async def test_parse_error_gets_its_reason_and_an_example_without_progress(

@@ -83,7 +83,10 @@ async def test_rules_quote_the_thresholds_in_force(
     ("command", "reply"),
     [
         ("/foo", "I don't know /foo. Send /help to see what I do."),
-        ("/settings", "I don't know /settings. Send /help to see what I do."),
+        (
+            "/setings",
+            "I don't know /setings — did you mean /settings. Send /help to see what I do.",
+        ),
         ("/hlep me", "I don't know /hlep — did you mean /help. Send /help to see what I do."),
         ("/chek ETH", "I don't know /chek — did you mean /check. Send /help to see what I do."),
     ],

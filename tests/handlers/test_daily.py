@@ -277,7 +277,9 @@ async def test_the_job_posts_text_and_chart_to_the_topic_once_a_day(
     summary, chart = api.bot_messages(forum)[before:]
     assert (summary.thread_id, chart.thread_id) == (7, 7)
     lines = summary.text.splitlines()
-    assert lines[0] == "Preflight daily · Wed 20 May 2026, 08:00 (Europe/Berlin)"
+    # the demo's data is of 00:00 UTC: the header gives that time, not the posting time
+    assert lines[0] == "Preflight daily · demo data of Wed 20 May 2026, 02:00 (Europe/Berlin)"
+    assert "Data: synthetic demo data, as of 2026-05-20 02:00 CEST" in lines
     assert [line for line in lines if line.startswith(("BTC ·", "ETH ·", "SOL ·"))] == [
         "BTC · 🟢 calm",
         "ETH · 🟠 elevated",
@@ -287,11 +289,15 @@ async def test_the_job_posts_text_and_chart_to_the_topic_once_a_day(
     assert "OI $9.20B (+5.50% 24h) · funding +0.0480%/8h (+52.6% APR)" in lines
     [photo] = api.photos_in(forum)
     assert photo.caption.startswith("SOL · 7 days")
+    assert photo.caption.endswith("Data: synthetic demo data, as of 2026-05-20 00:00 UTC")
     assert png_size(photo.image) == (WIDTH_PX, HEIGHT_PX)
 
     clock.now = datetime(2026, 5, 21, 6, 0, tzinfo=UTC)
     await bot.run_job(f"daily:{forum.id}")
-    assert api.bot_messages(forum)[-2].text.startswith("Preflight daily · Thu 21 May 2026, 08:00")
+    # a day later, the same (demo) data: never today's date over it
+    next_day = api.bot_messages(forum)[-2].text
+    assert next_day.startswith("Preflight daily · demo data of Wed 20 May 2026, 02:00")
+    assert "21 May" not in next_day
 
 
 async def test_a_summary_asset_without_data_is_named_not_fatal(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from settings import Settings
+from signals.store import Store
 from tests.helpers.fake_botapi import FakeChat, FakeUser
 from tests.helpers.groups_api import GroupsBotAPI, GroupsHarness
 from tests.helpers.telegram import bot_settings
@@ -61,6 +62,25 @@ def summaries(api: GroupsBotAPI, chat: FakeChat) -> list[str]:
     return [m.text.splitlines()[0] for m in api.bot_messages(chat) if "Preflight daily" in m.text]
 
 
+def summary_days(api: GroupsBotAPI, settings: Settings, chat: FakeChat) -> list[str]:
+    """The local day of every summary posted to `chat` (its outbox key), once each posted.
+
+    The summary's header gives the data's time (the demo's 20 May), not the day it was for.
+    """
+    store = Store(settings.store_path)
+    try:
+        keys = store.connect().execute(
+            "SELECT dedupe_key FROM outbox WHERE chat_id = ? AND dedupe_key LIKE 'daily:%:text' "
+            "AND status = 'sent' ORDER BY id",
+            (chat.id,),
+        )
+        days = [key.split(":")[2] for (key,) in keys]
+    finally:
+        store.close()
+    assert len(summaries(api, chat)) == len(days)
+    return days
+
+
 def catch_up_jobs(bot: GroupsHarness, chat: FakeChat) -> int:
     assert bot.app.job_queue is not None
     return len(bot.app.job_queue.get_jobs_by_name(f"daily-catch-up:{chat.id}"))
@@ -88,7 +108,7 @@ async def test_a_summary_missed_while_down_is_caught_up_once(
     again = await start_and_catch_up(api, settings, BERLIN_0900, group)
 
     assert (first, again) == (1, 0)
-    assert summaries(api, group) == ["Preflight daily · Wed 20 May 2026, 08:30 (Europe/Berlin)"]
+    assert summary_days(api, settings, group) == ["2026-05-20"]
 
 
 async def test_the_job_at_its_minute_and_a_catch_up_never_post_twice(
@@ -116,7 +136,7 @@ async def test_no_catch_up_before_the_time_or_for_a_time_set_after_it(
     next_day_late = await start_and_catch_up(api, settings, BERLIN_NEXT_0830, group)
 
     assert (after_setting, next_day_early, next_day_late) == (0, 0, 1)
-    assert summaries(api, group) == ["Preflight daily · Thu 21 May 2026, 08:30 (Europe/Berlin)"]
+    assert summary_days(api, settings, group) == ["2026-05-21"]
 
 
 async def test_a_day_that_ended_while_down_is_not_caught_up_the_next(
@@ -129,4 +149,4 @@ async def test_a_day_that_ended_while_down_is_not_caught_up_the_next(
     after_midnight = await start_and_catch_up(api, settings, BERLIN_NEXT_0030, group)
 
     assert (same_day_late, after_midnight) == (1, 0)
-    assert summaries(api, group) == ["Preflight daily · Wed 20 May 2026, 23:59 (Europe/Berlin)"]
+    assert summary_days(api, settings, group) == ["2026-05-20"]

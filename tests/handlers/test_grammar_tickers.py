@@ -14,6 +14,7 @@ import pytest
 from handlers import alerts
 from handlers.buttons import (
     ALERT_CHECK,
+    DETAILS,
     FLIP,
     REFRESH,
     SUBSCRIBE,
@@ -119,8 +120,10 @@ def test_every_button_reads_back_the_same_grammar_word_asset(asset: str) -> None
     keyboard = check_keyboard(idea, owner=123456789)
 
     assert keyboard is not None
-    buttons = {b.callback_data[:2]: b.callback_data for b in keyboard.inline_keyboard[0]}
-    for kind in (REFRESH, FLIP):
+    buttons = {
+        b.callback_data[:2]: b.callback_data for row in keyboard.inline_keyboard for b in row
+    }
+    for kind in (DETAILS, REFRESH, FLIP):
         read = read_button(buttons[kind])
         assert read is not None and (read.asset, read.owner) == (asset, 123456789)
         assert idea_of(read) == idea

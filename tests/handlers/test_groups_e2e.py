@@ -63,7 +63,9 @@ async def test_group_summary_and_member_warnings_once_each_across_restarts(
 
         await run_job(first.app, f"daily:{forum.id}")
         summary, chart = in_topic(api, forum)[-2:]
-        assert summary.text.startswith("Preflight daily · Wed 20 May 2026, 08:00 (Europe/Berlin)")
+        assert summary.text.startswith(
+            "Preflight daily · demo data of Wed 20 May 2026, 02:00 (Europe/Berlin)"
+        )
         [photo] = api.photos_in(forum)
         assert (photo.thread_id, photo.caption.split(" · ")[0]) == (TOPIC, "SOL")
         assert photo.image[:8] == b"\x89PNG\r\n\x1a\n"

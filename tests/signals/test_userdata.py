@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from signals.defaults import UserDefaults
+from signals.migrations import MIGRATIONS
 from signals.store import Store
 from signals.stress import Observation
 from signals.userdata import ChatSettings, Draft, NotifiedUpdate, Subscription, UserData
@@ -209,3 +213,96 @@ def test_failed_and_pruned_messages(users: UserData) -> None:
     assert [(m.id, m.attempts) for m in users.pending()] == [(second.id, 1)]
     assert users.prune_outbox(int(NOW * 1000) + 1) == 1
     assert users.outbox_counts() == {"pending": 1}
+
+
+# ---- personal defaults and idea references (schema 6) ----------------------------------------
+
+
+def test_personal_defaults_survive_a_restart_per_user(users: UserData, store_path: Path) -> None:
+    mine = UserDefaults(10_000.0, 0.01, None, 5.0, 3.0, "Europe/Berlin")
+    users.save_user_defaults(7, mine)
+    users.save_user_defaults(8, UserDefaults(risk_usd=200.0))
+
+    again = reopen(store_path)
+
+    assert again.user_defaults(7) == mine
+    assert again.user_defaults(8) == UserDefaults(risk_usd=200.0)
+    assert again.user_defaults(9) == UserDefaults()
+
+
+def test_saving_nothing_removes_the_row(users: UserData) -> None:
+    users.save_user_defaults(7, UserDefaults(leverage=3.0))
+
+    users.save_user_defaults(7, UserDefaults())
+
+    rows = users.store.connect().execute("SELECT COUNT(*) FROM user_settings").fetchone()
+    assert (users.user_defaults(7), rows[0]) == (UserDefaults(), 0)
+
+
+def test_a_group_moving_or_a_blocked_chat_keeps_a_users_defaults(users: UserData) -> None:
+    users.save_user_defaults(7, UserDefaults(leverage=3.0))
+    users.set_daily(7, "private", "08:00", None, None, None)
+
+    users.deactivate_chat(7)
+    users.migrate_chat(-5, -1005)
+
+    assert users.user_defaults(7) == UserDefaults(leverage=3.0)
+
+
+def test_an_idea_reference_is_stable_short_and_read_back(
+    users: UserData, store_path: Path
+) -> None:
+    words = "$ETH long 12.5x @ 3000.125-3050.875 stop 2900.5 tp 3400 3600 3800 risk 1% acct 10000"
+
+    ref = users.remember_idea(words)
+
+    assert re.fullmatch(r"[a-z2-7]{10}", ref)
+    assert users.remember_idea(words) == ref  # the same idea, the same reference
+    assert users.remember_idea(words + " for 72h") != ref
+    assert reopen(store_path).idea_of_ref(ref) == words  # kept across a restart
+    assert users.idea_of_ref("aaaaaaaaaa") is None
+
+
+def test_idea_references_unused_for_half_a_year_are_dropped(store_path: Path) -> None:
+    now = [NOW]
+    users = UserData(Store(store_path), clock=lambda: now[0])
+    old = users.remember_idea("$ETH long 5x tp 1 2 3")
+    kept = users.remember_idea("$SOL long 5x tp 1 2 3")
+    now[0] += 100 * 86_400
+    users.touch_idea(kept)  # pressing a button keeps it alive
+    now[0] += 100 * 86_400
+
+    users.remember_idea("$BTC long 5x tp 1 2 3")
+
+    assert users.idea_of_ref(old) is None
+    assert users.idea_of_ref(kept) == "$SOL long 5x tp 1 2 3"
+
+
+def test_a_reference_collision_takes_the_next_slice_of_the_hash(users: UserData) -> None:
+    words = "$ETH long 5x tp 1 2 3"
+    first = users.remember_idea(words)
+    users.store.connect().execute("UPDATE idea_refs SET words = 'something else'")
+
+    second = users.remember_idea(words)
+
+    assert second != first and len(second) == 10
+    assert users.idea_of_ref(second) == words
+
+
+def test_a_schema_5_store_gains_the_settings_tables_and_keeps_its_chats(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    for version, sql in MIGRATIONS:
+        if version <= 5:
+            conn.executescript(sql)
+    conn.execute("INSERT INTO chats (chat_id, updated_ms) VALUES (7, 0)")
+    conn.execute("PRAGMA user_version=5")
+    conn.commit()
+    conn.close()
+
+    users = UserData(Store(path), clock=lambda: NOW)
+
+    assert users.chat(7) is not None
+    assert users.user_defaults(7) == UserDefaults()
+    users.save_user_defaults(7, UserDefaults(horizon_days=2.0))
+    assert users.user_defaults(7).horizon_days == 2.0

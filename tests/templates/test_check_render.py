@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -620,3 +621,109 @@ def test_a_side_that_would_overflow_is_told_in_shorter_words() -> None:
     assert "4 flags unknown" in text
     assert "❔ <b>Skew</b>: unknown: stale 30 h" in text
     assert "3 venues down · stale: 4 series" in text
+
+
+# ---- the slot for a track record, the reader's zone, unread settings --------------------------
+
+TRACK = "Track record: this rule said WAIT on 31 of 365 days; 3 of them fell 10%+"
+
+
+@pytest.mark.parametrize("text", IDEAS)
+def test_a_track_line_sits_under_the_verdict_and_the_side_still_fits(text: str) -> None:
+    result = demo(text)
+
+    plain = render_check(result, "text", TH, now=DEMO_ASOF, track_line=TRACK)
+
+    (side,) = blocks(plain)
+    assert side.splitlines()[1] == TRACK
+    assert len(side.splitlines()) <= 12, side
+    assert len(side) <= 900, len(side)
+
+
+def test_the_fullest_side_folds_the_cut_and_max_lines_to_make_room() -> None:
+    result = demo("ETH long 5x @ 3000-3050 stop 2900 tp 3400 3600 risk 1% acct 10k")
+    without = render_check(result, "text", TH).splitlines()
+
+    lines = render_check(result, "text", TH, track_line=TRACK).splitlines()
+
+    assert len(without) == 12 and len(lines) == 12
+    assert "Cut at: your stop $2,900.00 (nearer than a 1σ move) · Max leverage: 5x" in lines[8]
+
+
+def test_a_track_line_per_side_for_a_two_sided_idea() -> None:
+    result = demo("ETH 5x")
+    track = {"long": "long: said REDUCE 40 times", "short": "short: said PROCEED 300 times"}
+
+    long_block, short_block = blocks(render_check(result, "text", TH, track_line=track))
+
+    assert long_block.splitlines()[1] == "long: said REDUCE 40 times"
+    assert short_block.splitlines()[1] == "short: said PROCEED 300 times"
+    details = render_check(result, "text", TH, track_line=track, details=True)
+    assert "long: said REDUCE 40 times" in details and "short: said PROCEED" in details
+
+
+def test_no_track_line_leaves_the_reply_as_it_was() -> None:
+    result = demo("ETH long 5x")
+    assert render_check(result, "html", TH, track_line=None) == render_check(result, "html", TH)
+    assert render_check(result, "html", TH, track_line="") == render_check(result, "html", TH)
+
+
+def test_a_track_line_is_escaped_and_kept_on_one_line() -> None:
+    html = render_check(demo("ETH long 5x"), "html", TH, track_line="<b>a</b>\nb & c")
+    assert html.splitlines()[1] == "&lt;b&gt;a&lt;/b&gt; b &amp; c"
+
+
+def test_times_follow_the_readers_zone() -> None:
+    result = demo("ETH long 5x")
+    live = check(full_data())
+
+    assert data_line(result, 0) == "Data: synthetic demo data, as of 2026-05-20 00:00 UTC"
+    assert render_check(result, "text", TH, tz="America/New_York").splitlines()[-1] == (
+        "Data: synthetic demo data, as of 2026-05-19 20:00 EDT"
+    )
+    details = render_check(live, "text", TH, now=ASOF + 3 * 60_000, details=True, tz="Asia/Tokyo")
+    assert "live data from 3 min ago (2026-05-20 09:00 JST)" in details
+
+
+def test_unread_settings_are_said_once_above_the_data_line() -> None:
+    lines = render_check(demo("ETH 5x"), "text", TH, settings_unread=True).splitlines()
+    note = "⚠️ Your /settings could not be read just now: graded as typed."
+    assert lines[-2:] == [note, "Data: synthetic demo data, as of 2026-05-20 00:00 UTC"]
+    assert lines.count(note) == 1
+
+
+def test_details_with_every_list_at_its_longest_still_fit(tmp_path: Path) -> None:
+    # stale hourly series, twenty failing venues, no skew, ten targets, a stop past the
+    # liquidation, sizing, both sides: level 0 alone is over 4,096 units
+    doc = json.loads(DEMO_PATH.read_text())
+    eth = doc["assets"]["ETH"]
+    eth["sources"]["failed"] = {
+        f"venue{n:02d}withalongname": "HTTP 503 <html> & " * 10 for n in range(20)
+    }
+    eth["skew_rr25_30d"] = []
+    doc["asof"] += 5 * HOUR
+    path = tmp_path / "worst.json"
+    path.write_text(json.dumps(doc))
+    asof, assets = load_snapshot(path)
+    words = (
+        "eth 125x cross @ 3000-3050 stop 3040 tp 3100 3200 3300 3400 3500 3600 3700 3800 "
+        "3900 4000 risk 2% acct 1234567 for 90d"
+    )
+    result = grade_check(parse_idea(words), assets["ETH"], asof, TH)
+
+    for fmt in ("html", "text"):
+        text = render_check(result, fmt, TH, now=asof, details=True)  # type: ignore[arg-type]
+        shown = re.sub(r"<[^<>]*>", "", text).replace("&lt;", "<").replace("&gt;", ">")
+        shown = shown.replace("&amp;", "&")
+        assert 3500 < utf16_len(shown) <= 4096, utf16_len(shown)
+        assert "Data: synthetic demo data, as of 2026-05-20 05:00 UTC" in text.splitlines()[-1]
+        assert "and 14 more" in text and "(graded) and 9 more" in text
+
+
+def test_a_full_side_with_a_track_line_and_unread_settings_still_fits() -> None:
+    result = demo("ETH long 5x @ 3000-3050 stop 2900 tp 3400 3600 risk 1% acct 10k")
+
+    text = render_check(result, "text", TH, track_line=TRACK, settings_unread=True)
+
+    assert len(text.splitlines()) == 12 and len(text) <= 900
+    assert text.splitlines()[-1].endswith(" · ⚠️ your /settings could not be read: graded as typed")
