@@ -15,10 +15,10 @@ import difflib
 import gzip
 import json
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from signals.errors import SnapshotError, UnknownAsset
 from signals.market import AssetData
@@ -42,6 +42,8 @@ class History:
     origin: str
     # "synthetic demo data" when the history is synthetic (said in every output), else None
     label: str | None = None
+    # where each series came from, for the report (signals.live_history.history_notes)
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
 
 class HistorySource(Protocol):
@@ -77,7 +79,9 @@ class SnapshotHistory:
         if progress is not None:
             progress(1, 1, "snapshot read")
         origin = "demo" if self.demo else f"snapshot {self.path}"
-        return History(asof=asof, data=data, origin=origin, label=self._label(data))
+        return History(
+            asof=asof, data=data, origin=origin, label=self._label(data), notes=_notes(data)
+        )
 
     def _label(self, data: AssetData) -> str | None:
         if self.demo:
@@ -104,6 +108,16 @@ class SnapshotHistory:
         return parse_snapshot(_only(text, asset), name)
 
 
+def _notes(data: AssetData) -> dict[str, Any]:
+    """Where a recorded long history's series came from (`record --history` writes it)."""
+    history = data.sources.get("history")
+    if not isinstance(history, dict):
+        return {}
+    from signals.live_history import recorded_notes
+
+    return recorded_notes(data)
+
+
 def _only(text: str, asset: str) -> str:
     """The snapshot reduced to the one asset asked for (the others are not read, so not checked).
 
@@ -123,6 +137,20 @@ def _only(text: str, asset: str) -> str:
         # nothing to read: keep the names so the unknown-asset message can list them
         keep = {key: {} for key in assets}
     return json.dumps({**raw, "assets": keep})
+
+
+def write_history_snapshot(path: str | Path, asof: int, assets: Mapping[str, AssetData]) -> None:
+    """Write a long-history snapshot atomically: gzip when the name ends in .gz, else JSON."""
+    from signals.snapshot import snapshot_to_json
+
+    target = Path(path)
+    text = json.dumps(snapshot_to_json(asof, assets), allow_nan=False)
+    raw = text.encode("utf-8")
+    if target.name.endswith(".gz"):
+        raw = gzip.compress(raw, mtime=0)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(raw)
+    tmp.replace(target)
 
 
 def demo_history() -> SnapshotHistory:

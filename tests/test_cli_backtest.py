@@ -292,12 +292,6 @@ def test_bad_input_is_one_line_with_the_cli_example(
     assert line.endswith(EXAMPLE)
 
 
-def test_no_history_source_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    line = one_line(in_process("ETH", monkeypatch=monkeypatch), 2)
-    assert line.startswith("backtest reads history from --snapshot FILE or --demo")
-    assert line.endswith(EXAMPLE)
-
-
 def test_leverage_with_no_room_before_liquidation_names_the_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
