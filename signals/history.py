@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from signals.errors import SnapshotError, UnknownAsset
+from signals.errors import NotInSnapshot, SnapshotError
 from signals.market import AssetData
 from signals.snapshot import parse_snapshot
 
@@ -54,7 +54,8 @@ class HistorySource(Protocol):
     ) -> History:
         """The asset's history up to the source's asof, `lookback_days` back (or all it has).
 
-        Raises UnknownAsset when the source has no such asset, SnapshotError for a bad file.
+        Raises UnknownAsset (NotInSnapshot for a file) when the source has no such asset,
+        SnapshotError for a bad file.
         """
         ...
 
@@ -73,9 +74,9 @@ class SnapshotHistory:
         asof, assets = await asyncio.to_thread(self._load, asset)
         data = assets.get(asset)
         if data is None:
-            names = sorted(assets)
+            names = tuple(sorted(assets))
             close = tuple(difflib.get_close_matches(asset, names, n=3, cutoff=0.5))
-            raise UnknownAsset(asset, close or tuple(names[:5]))
+            raise NotInSnapshot(asset, self.path.name, names, close, self.demo, asof)
         if progress is not None:
             progress(1, 1, "snapshot read")
         origin = "demo" if self.demo else f"snapshot {self.path}"
