@@ -2,12 +2,13 @@
 real `python bot.py backtest` and `record --history` to talk to.
 
     python -m tests.helpers.venues.history_server [--now-ms MS] [--days N] [--faults FILE]
-        [--log FILE]
+        [--log FILE] [--latency-ms MS]
 
 Serves ETH (and BTC) with `--days` of daily history to now (the wall clock, or `--now-ms`) on
 an ephemeral 127.0.0.1 port, prints `listening on http://127.0.0.1:PORT` and runs until
 SIGTERM/SIGINT. `--log FILE` appends one `venue path` line per request it receives (what a
-test counts); `--faults` takes the JSON fault list of tests/helpers/venues/server.py.
+test counts); `--faults` takes the JSON fault list of tests/helpers/venues/server.py;
+`--latency-ms` delays every answer like a distant venue (benchmarks/bench_history.py).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ async def serve(args: argparse.Namespace) -> None:
         "BTC": long_asset(now, args.days, seed=11, price=60000.0),
     }
     server = LoggedHistoryServer(
-        Path(args.log) if args.log else None, scenario=default_scenario(now), assets=assets
+        Path(args.log) if args.log else None,
+        scenario=default_scenario(now),
+        assets=assets,
+        latency_s=args.latency_ms / 1000,
     )
     for venue, path, fault in load_faults(args.faults):
         server.fail(venue, fault, path=path)
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=500)
     parser.add_argument("--faults")
     parser.add_argument("--log")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     asyncio.run(serve(parser.parse_args(argv)))
     return 0
 
