@@ -258,3 +258,45 @@ def test_the_progress_bar_draws_on_a_terminal_only(tmp_path: Path, venues: Venue
     final = [part for part in shown.split("\r") if part.startswith("History ETH")][-1]
     assert "#" * 24 in final  # full at the end
     json.loads(out)  # stdout holds only the report
+
+
+def test_a_damaged_store_warns_once_and_the_backtest_still_runs(
+    tmp_path: Path, venues: Venues
+) -> None:
+    (tmp_path / "preflight.sqlite").write_bytes(b"this is not a database, it is a text file")
+    done = run(tmp_path, venues, "backtest", "ETH", "--json")
+    assert done.returncode == 0
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"preflight: store {tmp_path / 'preflight.sqlite'}: damaged")
+    assert lines[0].endswith("(history not cached this run)")
+    assert lines[1].startswith("history: venue requests this run: ")
+    assert json.loads(done.stdout)["days_evaluated"] == 358
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["record", "ETH", "--history"], "record needs --out FILE"),
+        (["record", "ETH", "--days", "30", "--out", "x.json"], "--days goes with --history"),
+        (
+            ["record", "ETH", "--history", "--days", "0", "--out", "x.json"],
+            "--days needs a whole number of days from 1 to 3650, not '0'",
+        ),
+        (["check", "ETH", "--history"], "--history and --days belong to record"),
+    ],
+)
+def test_record_history_words_are_checked_before_anything_runs(
+    args: list[str], problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import cli
+
+    monkeypatch.chdir(tmp_path)
+    for var in list(os.environ):
+        if var.startswith("PREFLIGHT_"):
+            monkeypatch.delenv(var)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(args, stdout=out, stderr=err) == 2
+    assert err.getvalue().splitlines()[0].startswith(problem)
+    assert out.getvalue() == ""

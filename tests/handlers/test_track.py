@@ -4,6 +4,8 @@ runs on the demo snapshot) — and, at the end, live against the long-history fa
 
 from __future__ import annotations
 
+import asyncio
+import json
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -283,3 +285,50 @@ async def test_live_track_and_the_hourly_samples(
         assert bot.app.bot_data.running is None  # shut down, exchanges closed
     finally:
         await server.close()
+
+
+async def test_a_snapshot_with_too_little_history_says_what_it_has(
+    api: GroupsBotAPI, tmp_path: Path, trader: FakeUser, dm: FakeChat
+) -> None:
+    # a bot running on an ordinary snapshot (not the demo): its file is the history
+    from signals.snapshot import DEMO_PATH
+
+    doc = json.loads(DEMO_PATH.read_text(encoding="utf-8"))
+    doc["assets"]["BTC"]["ohlcv_1d"] = doc["assets"]["BTC"]["ohlcv_1d"][-35:]  # 35 days
+    path = tmp_path / "short.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    async with GroupsHarness(api, bot_settings(tmp_path, snapshot_path=str(path))) as bot:
+        await bot.send(dm, trader, "/track BTC long")
+    reply = last_text(api, dm)
+    assert reply.startswith("Not enough history for BTC yet: each day graded needs 31 daily ")
+    assert api.photos_in(dm) == []
+
+
+class Edits:
+    """A progress message whose edits are recorded (the editor's only use of it)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def edit_text(self, text: str) -> None:
+        self.texts.append(text)
+
+
+async def test_progress_is_edited_now_and_then_never_after_the_end() -> None:
+    from handlers.track import ProgressEditor
+
+    message = Edits()
+    editor = ProgressEditor(message, "ETH", every_s=0.0)  # type: ignore[arg-type]
+    editor(0, 25, "store")  # nothing fetched yet: the message already says "Loading…"
+    editor(5, 25, "bybit")
+    await asyncio.sleep(0)
+    editor(6, 25, "bybit")  # the first edit may still be in flight: skipped, never queued
+    await editor.close()
+    editor(25, 25, "done")  # the result replaces the message: no last progress edit
+    await editor.close()
+    assert message.texts[0] == "Loading <b>ETH</b>'s history… 5/25 requests"
+    assert len(message.texts) <= 2 and all("25/25" not in t for t in message.texts)
+    slow = ProgressEditor(Edits(), "ETH", every_s=60.0)  # type: ignore[arg-type]
+    slow(5, 25, "bybit")
+    await slow.close()
+    assert slow.message.texts == []  # type: ignore[union-attr]
