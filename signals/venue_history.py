@@ -60,8 +60,9 @@ class VenueQuirks:
     oi_unit: Literal["usd", "base"]
     # how many days back the venue serves open interest (None: as far as it has it)
     oi_days: int | None = None
-    # extra parameters of a daily OI request (OKX: UTC days, not Hong-Kong days)
+    # extra parameters of a daily OI or candle request (OKX: UTC days, not Hong-Kong days)
     oi_1d_params: Mapping[str, str] = field(default_factory=dict)
+    candles_1d_params: Mapping[str, str] = field(default_factory=dict)
     # OKX's funding history pages back with `after` (records earlier than it)
     funding_end_param: str = "until"
 
@@ -74,7 +75,14 @@ QUIRKS: dict[str, VenueQuirks] = {
     "bybit": VenueQuirks(1000, 200, 200, False, "base"),
     # history-candles and the rubik OI statistics max 100; funding-rate-history max 100
     "okx": VenueQuirks(
-        100, 100, 100, False, "usd", oi_1d_params={"period": "1Dutc"}, funding_end_param="after"
+        100,
+        100,
+        100,
+        False,
+        "usd",
+        oi_1d_params={"period": "1Dutc"},
+        candles_1d_params={"bar": "1Dutc"},
+        funding_end_param="after",
     ),
 }
 # Binance's 30 days, asked with a margin: a request reaching past them is refused
@@ -220,8 +228,9 @@ async def fetch_candles(job: SeriesFetch, start: int, end: int, sink: Sink) -> N
 
     async def page(cursor: int) -> tuple[list[list[float]], int | None]:
         w_start = max(start, cursor - per_page * bar)
+        params = {**job.quirks.candles_1d_params, "until": cursor - 1}
         raw = await job.exchange.fetch_ohlcv(
-            job.symbol, "1d", since=w_start, limit=per_page, params={"until": cursor - 1}
+            job.symbol, "1d", since=w_start, limit=per_page, params=params
         )
         rows = candle_page(raw, w_start, cursor, bar, job.read_ms)
         return await _backward_step(rows, w_start, cursor, start, sink)
@@ -303,7 +312,8 @@ async def _backward_step(
 
 
 def candle_page(raw: Any, since: int, until: int, bar_ms: int, read_ms: int) -> list[list[float]]:
-    """ccxt OHLCV rows → closed candles opening in [since, until) (none is not an error)."""
+    """ccxt OHLCV rows → closed candles opening in [since, until) on the UTC bar grid (a
+    Hong-Kong day opening at 16:00 UTC belongs to no UTC day); none is not an error."""
     try:
         rows = convert.candle_rows(raw)
     except EmptyAnswer:
@@ -311,7 +321,7 @@ def candle_page(raw: Any, since: int, until: int, bar_ms: int, read_ms: int) -> 
     by_ts = {
         int(r[0]): [float(int(r[0])), *r[1:6]]
         for r in rows
-        if since <= r[0] < until and r[0] + bar_ms <= read_ms
+        if since <= r[0] < until and r[0] + bar_ms <= read_ms and int(r[0]) % bar_ms == 0
     }
     return [by_ts[ts] for ts in sorted(by_ts)]
 
@@ -354,23 +364,18 @@ INTERVAL_HOURS = (1.0, 2.0, 4.0, 8.0)
 
 
 def settlement_intervals(ts: Sequence[int]) -> list[float]:
-    """Each settlement's own funding interval in hours, read from the spacing around it.
+    """Each settlement's own funding interval in hours: the time since the settlement before it,
+    rounded to the nearest interval a venue uses (1, 2, 4, 8 h).
 
     Venues move symbols between 8 h, 4 h and 1 h settlements; a year's history can hold
-    several. Each settlement takes the most common spacing among its neighbours (a missing
-    settlement makes one gap twice as long; it does not change the interval), rounded to the
-    nearest interval a venue uses.
+    several. Only the past is read, so a settlement's rate never depends on what came after
+    it; a gap longer than 8 h (a missing settlement) reads as 8 h. The first settlement, with
+    nothing before it, takes the gap after it.
     """
     if len(ts) < 2:
         return [8.0] * len(ts)
-    gaps = [(b - a) / HOUR_MS for a, b in itertools.pairwise(ts)]
-    own = [_nearest_interval(g) for g in gaps]
-    per_point = [own[0], *own]  # the first settlement takes the gap after it
-    result: list[float] = []
-    for i in range(len(per_point)):
-        around = per_point[max(0, i - 3) : i + 4]
-        result.append(max(set(around), key=lambda h: (around.count(h), -abs(h - per_point[i]))))
-    return result
+    gaps = [_nearest_interval((b - a) / HOUR_MS) for a, b in itertools.pairwise(ts)]
+    return [gaps[0], *gaps]
 
 
 def _nearest_interval(hours: float) -> float:

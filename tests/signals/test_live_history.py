@@ -319,6 +319,22 @@ async def test_failed_daily_candles_come_from_the_next_venue(tmp_path: Path) -> 
     assert history.data.ohlcv_1d["close"].tolist() == expected
 
 
+async def test_okx_daily_candles_are_utc_days(tmp_path: Path) -> None:
+    rig = await make_rig(tmp_path)
+    for venue in ("binanceusdm", "bybit"):
+        rig.server.fail(venue, Fault(503, HTML, content_type="text/html"), path="kline")
+        rig.server.fail(venue, Fault(503, HTML, content_type="text/html"), path="klines")
+    try:
+        history = await rig.history()
+    finally:
+        await close_rig(rig)
+    assert history.data.sources["price"] == "okx"
+    asked = {q.get("bar") for v, p, q in rig.server.requests if v == "okx" and "candles" in p}
+    assert asked == {"1Dutc"}
+    expected = [r[4] for r in rig.asset.daily if r[0] >= LOWER and r[0] + DAY_MS <= ASOF]
+    assert history.data.ohlcv_1d["close"].tolist() == expected
+
+
 async def test_no_venue_reachable_is_no_market_data(tmp_path: Path) -> None:
     rig = await make_rig(tmp_path)
     for venue in ("binanceusdm", "bybit", "okx"):

@@ -47,6 +47,14 @@ def test_candle_page_keeps_closed_bars_inside_the_window_in_order() -> None:
     assert rows[1] == [T0 + DAY_MS, 1.5, 3.0, 1.0, 3.0, 10.0]
 
 
+def test_candle_page_drops_days_off_the_utc_grid() -> None:
+    hong_kong_day = T0 + 16 * 3_600_000  # OKX's "1D" opens at 16:00 UTC
+    raw = [[hong_kong_day, 1.0, 1.0, 1.0, 1.0, 1.0], [T0, 2.0, 2.0, 2.0, 2.0, 2.0]]
+    assert candle_page(raw, 0, T0 + 9 * DAY_MS, DAY_MS, T0 + 9 * DAY_MS) == [
+        [T0, 2.0, 2.0, 2.0, 2.0, 2.0]
+    ]
+
+
 def test_candle_page_without_rows_is_an_empty_page_not_an_error() -> None:
     assert candle_page([], T0, T0 + DAY_MS, DAY_MS, T0 + 2 * DAY_MS) == []
     # unreadable rows are skipped like an empty answer (convert.candle_rows)
@@ -110,11 +118,18 @@ def _every(hours: int, n: int, start: int = T0) -> list[int]:
 
 
 def test_settlement_intervals_follow_a_switch_from_8h_to_4h() -> None:
-    ts = _every(8, 10) + _every(4, 10, T0 + 80 * HOUR_MS)
-    hours = settlement_intervals(ts)
-    assert hours[:8] == [8.0] * 8
-    assert hours[-8:] == [4.0] * 8
+    # 8-hourly to T0 + 72 h, then 4-hourly: each settlement pays the period before it
+    ts = _every(8, 10) + _every(4, 10, T0 + 76 * HOUR_MS)
+    assert settlement_intervals(ts) == [8.0] * 10 + [4.0] * 10
     assert current_interval([(t, 0.0) for t in ts]) == 4.0
+
+
+def test_a_settlements_interval_is_read_from_the_past_only() -> None:
+    ts = _every(8, 10) + _every(4, 10, T0 + 76 * HOUR_MS)
+    # cutting the history after any settlement leaves the intervals before it unchanged
+    full = settlement_intervals(ts)
+    for k in range(2, len(ts)):
+        assert settlement_intervals(ts[:k]) == full[:k]
 
 
 def test_a_missing_settlement_does_not_change_the_interval() -> None:
