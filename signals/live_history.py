@@ -238,7 +238,10 @@ class LiveHistory:
         coverage = await self._coverage(asset)
         plan = self._plan(asset, coverage, lower, upper, now, daily=daily)
         counts: dict[str, int] = {}
-        total = sum(pages_estimate(t.series, t.venue, t.start, t.end) for t in plan) + len(
+        # candles come from one venue: count only the first one's pages (others stand in)
+        price_from = next((t.venue for t in plan if t.series == CANDLES_1D), None)
+        estimated = [t for t in plan if t.series != CANDLES_1D or t.venue == price_from]
+        total = sum(pages_estimate(t.series, t.venue, t.start, t.end) for t in estimated) + len(
             {t.venue for t in plan if t.venue not in self._venues}
         )
         done = 0
@@ -264,7 +267,9 @@ class LiveHistory:
             await asyncio.gather(
                 *(self._run_venue(asset, v, tasks, now, report) for v, tasks in by_venue.items())
             )
-            await self.store.run(archive_recorded, self.store, asset, lower, upper)
+            # the collector keeps its minutes this long: older ones are archived already
+            kept_from = upper - (self.settings.liq_retention_days + 1) * DAY_MS
+            await self.store.run(archive_recorded, self.store, asset, max(lower, kept_from), upper)
         except StoreError as e:
             # the cache cannot be written: what was fetched is lost, the run says why
             log.warning("%s", e)
