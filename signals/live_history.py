@@ -163,6 +163,9 @@ class LiveHistory:
         self._venues: dict[str, _Venue] = {}
         self._lock = asyncio.Lock()
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        # this run: venues found not to list the asset, and whether any venue lists it
+        self._absences: list[tuple[str, _Task]] = []
+        self._listed = False
         if store is None:
             # no store: a throwaway one, so the same code path runs (nothing kept after)
             self._scratch = tempfile.TemporaryDirectory(prefix="preflight-history-")
@@ -235,6 +238,7 @@ class LiveHistory:
         daily: bool,
     ) -> FetchReport:
         report = FetchReport()
+        self._absences, self._listed = [], False
         coverage = await self._coverage(asset)
         plan = self._plan(asset, coverage, lower, upper, now, daily=daily)
         counts: dict[str, int] = {}
@@ -267,6 +271,7 @@ class LiveHistory:
             await asyncio.gather(
                 *(self._run_venue(asset, v, tasks, now, report) for v, tasks in by_venue.items())
             )
+            await self._write_absences(asset)
             # the collector keeps its minutes this long: older ones are archived already
             kept_from = upper - (self.settings.liq_retention_days + 1) * DAY_MS
             await self.store.run(archive_recorded, self.store, asset, max(lower, kept_from), upper)
@@ -345,6 +350,7 @@ class LiveHistory:
             remaining = [t for t in plan if t.venue == venue and t.series == CANDLES_1D]
             job = await self._job(asset, venue, now, report)
             if job is None:
+                await self._absent(asset, venue, remaining)
                 continue
             try:
                 for t in remaining:
@@ -359,6 +365,7 @@ class LiveHistory:
     ) -> None:
         job = await self._job(asset, venue, now, report)
         if job is None:
+            await self._absent(asset, venue, tasks)
             return
         for task in tasks:
             sink = self._sink(asset, venue, task.series)
@@ -376,6 +383,32 @@ class LiveHistory:
                 report.failed.setdefault(venue, f"{label}: {e.detail}")
                 if getattr(e, "cooling", False):
                     return  # the venue is cooling down: ask it nothing more now
+
+    async def _absent(self, asset: str, venue: str, tasks: list[_Task]) -> None:
+        """Note that a venue whose markets do not list the asset has nothing to give over these
+        ranges (written at the end of the run, if another venue lists it: an asset nobody lists
+        stays unknown, asked again), so the next run today loads no markets to find it out."""
+        state = self._venues.get(venue)
+        if state is None or not state.exchange.markets:
+            return  # unreachable, not absent: asked again next time
+        self._absences.extend((venue, t) for t in tasks)
+
+    async def _write_absences(self, asset: str) -> None:
+        absences, self._absences = self._absences, []
+        if not self._listed:
+            return
+        now = self._now_ms()
+        for venue, task in absences:
+            end = min(task.end, settled_bound(task.series, now))
+            if end > task.start:
+                await self.store.run(
+                    self.store.write_history,
+                    asset,
+                    venue,
+                    task.series,
+                    span=(task.start, end),
+                    fetched_ms=now,
+                )
 
     async def _mmr(self, asset: str, job: SeriesFetch, day: int) -> None:
         market_id = job.exchange.markets[job.symbol]["id"]
@@ -430,6 +463,7 @@ class LiveHistory:
         market = state.exchange.markets.get(symbol)
         if market is None or not _is_usdt_perp(market):
             return None
+        self._listed = True
         return SeriesFetch(self.policy, venue, state.exchange, symbol, now, QUIRKS[venue])
 
     async def _exchange(self, venue: str) -> _Venue | None:

@@ -346,10 +346,38 @@ async def test_no_venue_reachable_is_no_market_data(tmp_path: Path) -> None:
         await close_rig(rig)
 
 
+async def test_a_venue_that_does_not_list_the_asset_is_not_asked_again(tmp_path: Path) -> None:
+    scenario = default_scenario(NOW)
+    scenario.assets["ETH"].venues = ("binanceusdm", "bybit")  # OKX does not list ETH
+    server = HistoryServer(scenario, {"ETH": long_asset(NOW)})
+    await server.start()
+    store = Store(tmp_path / "preflight.sqlite")
+    try:
+        for run in range(2):  # two runs the same day, each with fresh exchanges (two CLI runs)
+            live = LiveHistory(
+                Settings(),
+                store,
+                exchange_factory=server.exchange,
+                clock=Clock(NOW),
+                pacer=RequestPacer(scale=0.0),
+            )
+            history = await live.history("ETH", LOOKBACK)
+            await live.aclose()
+            if run == 0:
+                asked = len(server.requests)
+                assert server.count("okx") == 1  # its markets, once: nothing to fetch there
+        assert len(server.requests) == asked
+        assert "okx" not in history.data.sources["funding"]
+    finally:
+        await server.close()
+        store.close()
+
+
 async def test_an_asset_no_venue_lists_is_unknown_with_close_matches(rig: Rig) -> None:
-    with pytest.raises(UnknownAsset) as caught:
-        await rig.live.history("ETHH", LOOKBACK)
-    assert caught.value.close_matches == ("ETH",)
+    for _ in range(2):  # and again: nothing is noted about an asset nobody lists
+        with pytest.raises(UnknownAsset) as caught:
+            await rig.live.history("ETHH", LOOKBACK)
+        assert caught.value.close_matches == ("ETH",)
     # markets were read; no history page was asked for
     assert history_paths(rig.server) == []
 
