@@ -51,7 +51,7 @@ HOURLY_JOB = "state-recorder"
 DAILY_AT = dtime(0, 20, tzinfo=UTC)
 # a record missing at start-up is computed this long after it (the bot answers first; the
 # history lock makes a /track wait for it rather than ask the venues twice)
-CATCH_UP_DELAY_S = 10.0
+CATCH_UP_DELAY_S = 30.0
 HOURLY_S = 3600.0
 # a progress message is edited at most this often (an edit counts like a message)
 PROGRESS_EDIT_S = 3.0

@@ -386,9 +386,9 @@ async def test_an_asset_no_venue_lists_is_unknown_with_close_matches(rig: Rig) -
 
 
 # OKX publishes 5 requests / 2 s for its trading statistics (the OI history); the pacer spaces
-# them 0.8 s apart. The same rules, 0.375 × the time: 5 in any 0.75 s, 0.3 s apart.
+# them 0.8 s apart. The same rules, 0.75 × the time: 5 in any 1.5 s, 0.6 s apart.
 OKX_OI = "/api/v5/rubik/stat/contracts/open-interest-history"
-SCALE = 0.375
+SCALE = 0.75
 OKX_LIMIT: dict[object, tuple[int, float]] = {("okx", OKX_OI): (5, 2.0 * SCALE)}
 
 
