@@ -4,8 +4,9 @@ order), and every start and stop step (in order). Nothing registers itself at im
 Read top to bottom:
 - `build_application`: HTML defaults, our flood pacer, per-chat update queues, typed state.
 - `register`: every handler, by handler group, in the order they are tried.
-- `post_init`: the start-up steps — the one Store, the service, user data, broadcaster,
-  menu, schedules (and today's missed summaries), watcher, outbox resume.
+- `post_init`: the start-up steps — the one Store, the service, the track record, user data,
+  broadcaster, menu, schedules (and today's missed summaries), watcher, track-record jobs,
+  outbox resume.
 - `begin_stop` (at SIGTERM/SIGINT), `post_stop`, `post_shutdown`: the stop steps.
 - `run`: long polling until a signal, with start-up failures surfacing before any log line.
 
@@ -32,7 +33,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from handlers import alerts, buttons, checks, commands, daily, errors, gate, groups
+from handlers import alerts, buttons, checks, commands, daily, errors, gate, groups, track
 from handlers import settings as user_settings  # not the top-level `settings` (Settings)
 from handlers.broadcast import Broadcaster
 from handlers.context import CONTEXT_TYPES, App, Context, Running
@@ -131,6 +132,7 @@ def register(app: App) -> None:
     command("unsubscribe", alerts.unsubscribe_command)
     command("subscriptions", alerts.subscriptions_command)
     command("settings", user_settings.settings_command)
+    command("track", track.track_command)
 
     # buttons, by the prefix of their data (handlers/buttons.py has the format)
     def button(prefix: str, callback: Any) -> None:
@@ -177,6 +179,11 @@ async def post_init(app: App) -> None:
     finally:
         if not started:  # e.g. a broken snapshot: nothing else was opened yet
             await asyncio.to_thread(store.close)
+    # 2b. the track record on the same Store and request policy, its stored records loaded; a
+    #     check of a watched asset carries its line from here on
+    track_records = track.track_service(settings, store, service)
+    await track_records.start()
+    service.track = track_records.book
     # 3. user data and the broadcaster, on the same Store; hooks for chats that move or go
     users = UserData(store, clock=lambda: bd.clock().timestamp())
 
@@ -189,13 +196,16 @@ async def post_init(app: App) -> None:
         on_chat_gone=lambda chat_id: groups.chat_gone(app, chat_id),
         on_migrated=moved,
     )
-    bd.running = Running(store, service, users, broadcaster)
+    bd.running = Running(store, service, users, broadcaster, track_records)
     # 4. the command menu
     await app.bot.set_my_commands(commands.bot_commands())
     # 5. every chat's daily summary, and today's that passed while the bot was down
     await daily.restore_schedules(app)
     # 6. the stress watcher
     alerts.start_watcher(app)
+    # 6b. the track record's jobs: the daily records of watched assets (and today's, if none
+    #     was computed yet) and, live, the hourly samples of what the venues forget
+    track.start_jobs(app)
     # 7. whatever the outbox still holds from before the restart
     pending = (await store.run(users.outbox_counts)).get("pending", 0)
     if pending and app.job_queue is not None:
@@ -264,6 +274,8 @@ async def post_shutdown(app: App) -> None:
     running, bd.running = bd.running, None
     if running is None:
         return
+    if running.track is not None:
+        await running.track.aclose()
     await running.service.close()
     await asyncio.to_thread(running.store.close)
 

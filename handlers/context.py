@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from signals.grade import CheckResult
     from signals.service import CheckService
     from signals.store import Store
+    from signals.track import TrackService
     from signals.userdata import UserData
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Running:
     service: CheckService
     users: UserData
     broadcaster: Broadcaster
+    # the track record (/track, its daily and hourly jobs); handlers/track.py builds it
+    track: TrackService | None = None
 
 
 class Progress:
@@ -173,6 +176,14 @@ class BotData:
     def broadcaster(self) -> Broadcaster:
         """The outbox sender."""
         return self._started().broadcaster
+
+    @property
+    def track(self) -> TrackService:
+        """The track record service (/track, the daily records, the hourly samples)."""
+        track = self._started().track
+        if track is None:
+            raise RuntimeError("the track record service starts in post_init")
+        return track
 
     def now_ms(self) -> int:
         """The application clock in epoch milliseconds."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -132,6 +132,8 @@ class BacktestReport:
     days: tuple[DayResult, ...]
     origin: str
     label: str | None
+    # where the history's series came from (live runs and their exported snapshots)
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ---- evaluation times ---------------------------------------------------------------------
@@ -323,6 +325,7 @@ def run_backtest(history: History, request: BacktestRequest, th: Thresholds) -> 
         days=tuple(results),
         origin=history.origin,
         label=history.label,
+        notes=history.notes,
     )
 
 

@@ -23,6 +23,7 @@ from signals.position import (
     size_position,
 )
 from signals.thresholds import Thresholds
+from signals.track_line import TrackLine
 from signals.words import IDEA_COMMAND, fmt
 
 __all__ = [
@@ -104,6 +105,9 @@ class CheckResult:
     idea: TradeIdea | None = None
     origin: Origin = "live"
     origin_name: str | None = None
+    # side → the asset's one-line track record for this verdict (SPEC §9), when the daily job
+    # has computed one (signals/track.py attaches it; the compact reply shows it)
+    track: Mapping[str, TrackLine] = field(default_factory=dict)
 
     @property
     def venues_down(self) -> tuple[str, ...]:

@@ -15,12 +15,12 @@ import difflib
 import gzip
 import json
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from signals.errors import SnapshotError, UnknownAsset
+from signals.errors import NotInSnapshot, SnapshotError
 from signals.market import AssetData
 from signals.snapshot import parse_snapshot
 
@@ -42,6 +42,8 @@ class History:
     origin: str
     # "synthetic demo data" when the history is synthetic (said in every output), else None
     label: str | None = None
+    # where each series came from, for the report (signals.live_history.history_notes)
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
 
 class HistorySource(Protocol):
@@ -52,7 +54,8 @@ class HistorySource(Protocol):
     ) -> History:
         """The asset's history up to the source's asof, `lookback_days` back (or all it has).
 
-        Raises UnknownAsset when the source has no such asset, SnapshotError for a bad file.
+        Raises UnknownAsset (NotInSnapshot for a file) when the source has no such asset,
+        SnapshotError for a bad file.
         """
         ...
 
@@ -71,13 +74,15 @@ class SnapshotHistory:
         asof, assets = await asyncio.to_thread(self._load, asset)
         data = assets.get(asset)
         if data is None:
-            names = sorted(assets)
+            names = tuple(sorted(assets))
             close = tuple(difflib.get_close_matches(asset, names, n=3, cutoff=0.5))
-            raise UnknownAsset(asset, close or tuple(names[:5]))
+            raise NotInSnapshot(asset, self.path.name, names, close, self.demo, asof)
         if progress is not None:
             progress(1, 1, "snapshot read")
         origin = "demo" if self.demo else f"snapshot {self.path}"
-        return History(asof=asof, data=data, origin=origin, label=self._label(data))
+        return History(
+            asof=asof, data=data, origin=origin, label=self._label(data), notes=_notes(data)
+        )
 
     def _label(self, data: AssetData) -> str | None:
         if self.demo:
@@ -104,6 +109,16 @@ class SnapshotHistory:
         return parse_snapshot(_only(text, asset), name)
 
 
+def _notes(data: AssetData) -> dict[str, Any]:
+    """Where a recorded long history's series came from (`record --history` writes it)."""
+    history = data.sources.get("history")
+    if not isinstance(history, dict):
+        return {}
+    from signals.live_history import recorded_notes
+
+    return recorded_notes(data)
+
+
 def _only(text: str, asset: str) -> str:
     """The snapshot reduced to the one asset asked for (the others are not read, so not checked).
 
@@ -123,6 +138,20 @@ def _only(text: str, asset: str) -> str:
         # nothing to read: keep the names so the unknown-asset message can list them
         keep = {key: {} for key in assets}
     return json.dumps({**raw, "assets": keep})
+
+
+def write_history_snapshot(path: str | Path, asof: int, assets: Mapping[str, AssetData]) -> None:
+    """Write a long-history snapshot atomically: gzip when the name ends in .gz, else JSON."""
+    from signals.snapshot import snapshot_to_json
+
+    target = Path(path)
+    text = json.dumps(snapshot_to_json(asof, assets), allow_nan=False)
+    raw = text.encode("utf-8")
+    if target.name.endswith(".gz"):
+        raw = gzip.compress(raw, mtime=0)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(raw)
+    tmp.replace(target)
 
 
 def demo_history() -> SnapshotHistory:

@@ -151,4 +151,63 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX idea_refs_by_use ON idea_refs (used_ms);
         """,
     ),
+    (
+        8,
+        # the track record's history (docs/track-record.md): what the venues answered for long
+        # histories (daily candles, open interest per venue, funding settlements) and what the
+        # bot recorded itself (hourly candles and OI, skew samples, hourly liquidation sums kept
+        # past the minute buckets' retention). `hist_coverage` says which span of each venue's
+        # series is complete in the store, so a second run asks the venues nothing; the daily
+        # job's track records (per asset and side: each day's verdict and max adverse move).
+        """
+        CREATE TABLE hist_bars (
+            asset TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            timeframe TEXT NOT NULL CHECK (timeframe IN ('1d', '1h')),
+            ts INTEGER NOT NULL,
+            open REAL NOT NULL,
+            high REAL NOT NULL,
+            low REAL NOT NULL,
+            close REAL NOT NULL,
+            volume REAL NOT NULL,
+            PRIMARY KEY (asset, venue, timeframe, ts)
+        ) WITHOUT ROWID;
+        CREATE TABLE hist_points (
+            asset TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            series TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (asset, venue, series, ts)
+        ) WITHOUT ROWID;
+        CREATE TABLE hist_coverage (
+            asset TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            series TEXT NOT NULL,
+            start_ms INTEGER NOT NULL,
+            end_ms INTEGER NOT NULL,
+            fetched_ms INTEGER NOT NULL,
+            PRIMARY KEY (asset, venue, series, start_ms)
+        ) WITHOUT ROWID;
+        CREATE TABLE hist_liq_hours (
+            asset TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            long_usd REAL NOT NULL,
+            short_usd REAL NOT NULL,
+            PRIMARY KEY (asset, venue, ts)
+        ) WITHOUT ROWID;
+        CREATE TABLE track_records (
+            asset TEXT NOT NULL,
+            side TEXT NOT NULL CHECK (side IN ('long', 'short')),
+            asof INTEGER NOT NULL,
+            days_asked INTEGER NOT NULL,
+            horizon_days INTEGER NOT NULL,
+            mmr REAL NOT NULL,
+            computed_ms INTEGER NOT NULL,
+            days TEXT NOT NULL,
+            PRIMARY KEY (asset, side)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]

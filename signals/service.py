@@ -21,6 +21,7 @@ from signals.snapshot import load_snapshot
 if TYPE_CHECKING:
     from settings import Settings
     from signals.store import Store
+    from signals.track import TrackBook
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,9 @@ class CheckService:
         self._owns_store = False
         self.source: MarketSource = source if source is not None else self._default_source()
         self.collector: Any = None
+        # the daily track records (signals/track.py): a check of a watched asset carries its
+        # one-line track record; None until the bot sets it up
+        self.track: TrackBook | None = None
 
     def _default_source(self) -> MarketSource:
         if self.settings.snapshot_path:
@@ -230,7 +234,8 @@ class CheckService:
         """
         idea = complete_idea(idea, defaults)
         asof, data = await self.asset_state(idea.asset)
-        return grade_check(idea, data, asof, self.thresholds)
+        result = grade_check(idea, data, asof, self.thresholds)
+        return self.track.attach(result) if self.track is not None else result
 
     async def market(self, asset: str) -> CheckResult:
         """Both sides graded at 1x: the dashboard's flag counts per side."""

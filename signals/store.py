@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,6 +130,31 @@ class LiqGap:
     start_ms: int
     end_ms: int
     reason: str
+
+
+@dataclass(frozen=True)
+class HistorySpan:
+    """A stretch [start_ms, end_ms) of one venue's series held complete in the store: every
+    point the venue serves in it is stored (none may exist, e.g. before a listing)."""
+
+    start_ms: int
+    end_ms: int
+    fetched_ms: int
+
+
+@dataclass(frozen=True)
+class StoredTrackRecord:
+    """A track record as the daily job stored it: each day's verdict and max adverse move."""
+
+    asset: str
+    side: str
+    asof: int
+    days_asked: int
+    horizon_days: int
+    mmr: float
+    computed_ms: int
+    # JSON: [[t_ms, flags_verdict, mae], …] in time order
+    days_json: str
 
 
 class Store:
@@ -431,6 +456,164 @@ class Store:
             gone += conn.execute("DELETE FROM liq_coverage WHERE end_ms <= ?", (cut,)).rowcount
             gone += conn.execute("DELETE FROM liq_gaps WHERE end_ms <= ?", (cut,)).rowcount
         return gone
+
+    # ---- the track record's history (migration 8) ---------------------------------------
+
+    def history_coverage(self, asset: str) -> dict[tuple[str, str], list[HistorySpan]]:
+        """Per (venue, series): the disjoint spans of the history held complete, by start."""
+        rows = self.connect().execute(
+            "SELECT venue, series, start_ms, end_ms, fetched_ms FROM hist_coverage "
+            "WHERE asset = ? ORDER BY venue, series, start_ms",
+            (asset,),
+        )
+        spans: dict[tuple[str, str], list[HistorySpan]] = {}
+        for v, s, a, b, f in rows:
+            spans.setdefault((v, s), []).append(HistorySpan(int(a), int(b), int(f)))
+        return spans
+
+    def write_history(
+        self,
+        asset: str,
+        venue: str,
+        series: str,
+        *,
+        bars: Iterable[Sequence[float]] = (),
+        points: Iterable[tuple[int, float]] = (),
+        timeframe: str | None = None,
+        span: tuple[int, int] | None = None,
+        fetched_ms: int = 0,
+    ) -> None:
+        """Upsert candles (`bars`, with `timeframe`) or points of one venue's series and, with
+        `span`, note [start, end) as complete: merged with every held span it meets, in the
+        same transaction, so a page written is a page the next run never asks for again."""
+        bar_rows = [
+            (asset, venue, timeframe, int(b[0]), *(float(x) for x in b[1:6])) for b in bars
+        ]
+        point_rows = [(asset, venue, series, int(ts), float(v)) for ts, v in points]
+        with self.transaction() as conn:
+            if bar_rows:
+                conn.executemany(
+                    "INSERT INTO hist_bars(asset, venue, timeframe, ts, open, high, low, close, "
+                    "volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(asset, venue, "
+                    "timeframe, ts) DO UPDATE SET open = excluded.open, high = excluded.high, "
+                    "low = excluded.low, close = excluded.close, volume = excluded.volume",
+                    bar_rows,
+                )
+            if point_rows:
+                conn.executemany(
+                    "INSERT INTO hist_points(asset, venue, series, ts, value) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(asset, venue, series, ts) "
+                    "DO UPDATE SET value = excluded.value",
+                    point_rows,
+                )
+            if span is None or span[1] <= span[0]:
+                return
+            start, end = int(span[0]), int(span[1])
+            key = (asset, venue, series)
+            met = conn.execute(
+                "SELECT start_ms, end_ms FROM hist_coverage WHERE asset = ? AND venue = ? AND "
+                "series = ? AND start_ms <= ? AND end_ms >= ?",
+                (*key, end, start),
+            ).fetchall()
+            for a, b in met:
+                start, end = min(start, int(a)), max(end, int(b))
+            conn.execute(
+                "DELETE FROM hist_coverage WHERE asset = ? AND venue = ? AND series = ? AND "
+                "start_ms <= ? AND end_ms >= ?",
+                (*key, end, start),
+            )
+            conn.execute(
+                "INSERT INTO hist_coverage(asset, venue, series, start_ms, end_ms, fetched_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (*key, start, end, int(fetched_ms)),
+            )
+
+    def read_history_bars(
+        self, asset: str, venue: str, timeframe: str, since_ms: int, until_ms: int
+    ) -> list[list[float]]:
+        """Candles `[ts, o, h, l, c, v]` of one venue with since_ms ≤ ts < until_ms, ascending."""
+        rows = self.connect().execute(
+            "SELECT ts, open, high, low, close, volume FROM hist_bars WHERE asset = ? AND "
+            "venue = ? AND timeframe = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            (asset, venue, timeframe, int(since_ms), int(until_ms)),
+        )
+        return [[float(ts), o, h, lo, c, v] for ts, o, h, lo, c, v in rows]
+
+    def read_history_points(
+        self, asset: str, venue: str, series: str, since_ms: int, until_ms: int
+    ) -> list[tuple[int, float]]:
+        """Points of one venue's series with since_ms ≤ ts < until_ms, ascending."""
+        rows = self.connect().execute(
+            "SELECT ts, value FROM hist_points WHERE asset = ? AND venue = ? AND series = ? "
+            "AND ts >= ? AND ts < ? ORDER BY ts",
+            (asset, venue, series, int(since_ms), int(until_ms)),
+        )
+        return [(int(ts), float(v)) for ts, v in rows]
+
+    def history_venues(self, asset: str, series: str) -> list[str]:
+        """The venues holding points of one series for the asset, by name."""
+        rows = self.connect().execute(
+            "SELECT DISTINCT venue FROM hist_points WHERE asset = ? AND series = ? ORDER BY venue",
+            (asset, series),
+        )
+        return [r[0] for r in rows]
+
+    def write_liq_hours(self, asset: str, rows: Iterable[tuple[str, int, float, float]]) -> int:
+        """Upsert `(venue, hour_ts, long_usd, short_usd)` sums of hours a venue covered."""
+        data = [(asset, v, int(ts), float(lo), float(sh)) for v, ts, lo, sh in rows]
+        if not data:
+            return 0
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO hist_liq_hours(asset, venue, ts, long_usd, short_usd) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(asset, venue, ts) DO UPDATE SET "
+                "long_usd = excluded.long_usd, short_usd = excluded.short_usd",
+                data,
+            )
+        return len(data)
+
+    def read_liq_hours_archive(
+        self, asset: str, since_ms: int, until_ms: int
+    ) -> list[tuple[str, int, float, float]]:
+        """`(venue, hour_ts, long_usd, short_usd)` of covered hours in [since_ms, until_ms)."""
+        rows = self.connect().execute(
+            "SELECT venue, ts, long_usd, short_usd FROM hist_liq_hours WHERE asset = ? AND "
+            "ts >= ? AND ts < ? ORDER BY ts, venue",
+            (asset, int(since_ms), int(until_ms)),
+        )
+        return [(v, int(ts), float(lo), float(sh)) for v, ts, lo, sh in rows]
+
+    def save_track_record(self, record: StoredTrackRecord) -> None:
+        """Replace the stored track record of one asset and side."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO track_records(asset, side, asof, days_asked, horizon_days, mmr, "
+                "computed_ms, days) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(asset, side) "
+                "DO UPDATE SET asof = excluded.asof, days_asked = excluded.days_asked, "
+                "horizon_days = excluded.horizon_days, mmr = excluded.mmr, "
+                "computed_ms = excluded.computed_ms, days = excluded.days",
+                (
+                    record.asset,
+                    record.side,
+                    int(record.asof),
+                    int(record.days_asked),
+                    int(record.horizon_days),
+                    float(record.mmr),
+                    int(record.computed_ms),
+                    record.days_json,
+                ),
+            )
+
+    def track_records(self) -> list[StoredTrackRecord]:
+        """Every stored track record, by asset then side."""
+        rows = self.connect().execute(
+            "SELECT asset, side, asof, days_asked, horizon_days, mmr, computed_ms, days "
+            "FROM track_records ORDER BY asset, side"
+        )
+        return [
+            StoredTrackRecord(a, s, int(t), int(n), int(h), float(m), int(c), d)
+            for a, s, t, n, h, m, c, d in rows
+        ]
 
 
 def _statements(sql: str) -> list[str]:

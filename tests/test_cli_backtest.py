@@ -292,12 +292,6 @@ def test_bad_input_is_one_line_with_the_cli_example(
     assert line.endswith(EXAMPLE)
 
 
-def test_no_history_source_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    line = one_line(in_process("ETH", monkeypatch=monkeypatch), 2)
-    assert line.startswith("backtest reads history from --snapshot FILE or --demo")
-    assert line.endswith(EXAMPLE)
-
-
 def test_leverage_with_no_room_before_liquidation_names_the_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -452,3 +446,15 @@ def test_one_day_windows_do_not_claim_to_overlap(hand_file: Path) -> None:
     text = run.out.replace("\n", " ")
     assert "Each day is its own 1-day window (6 independent)" in text
     assert "overlaps" not in text
+
+
+def test_the_readme_shows_a_real_demo_report_and_its_chart(demo_text: Run, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Track record", 1)[1]
+    shown = section.split("```text\n", 1)[1].split("\n```", 1)[0]
+    body = [line for line in shown.splitlines() if not line.startswith("Chart: ")]
+    assert body == demo_text.out.rstrip("\n").splitlines()
+    chart = tmp_path / "demo.png"
+    made = backtest("ETH", "--demo", "--chart", str(chart))
+    assert made.code == 0
+    assert chart.read_bytes() == (ROOT / "docs" / "backtest-demo.png").read_bytes()
