@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
-from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.constants import ChatAction
@@ -27,6 +26,7 @@ from signals.errors import ParseError, PreflightError, UnknownAsset
 from signals.grade import CheckResult
 from signals.idea import parse_idea
 from signals.stress import SideStress, level_rank, regime, stress_by_side
+from signals.timezones import ZoneNotFound, looks_like_zone, read_zone, zone_of, zone_problem
 from signals.userdata import ChatSettings, Draft
 from templates import render
 
@@ -63,25 +63,17 @@ class SummaryRow:
 # ---- parsing (pure) -------------------------------------------------------------------------
 
 
-@cache
-def _zones() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
-
-
 def parse_timezone(word: str) -> str | None:
-    """The IANA name for `word` (any case), None when it is not a timezone-looking word.
-
-    Only `Area/City` names and UTC/GMT count as timezones, so asset symbols never do.
-    """
-    lowered = word.lower()
-    if "/" not in word and lowered not in ("utc", "gmt"):
-        return None
-    name = _zones().get(lowered)
-    if name is None:
-        close = difflib.get_close_matches(lowered, list(_zones()), n=1, cutoff=0.8)
-        hint = f": did you mean {_zones()[close[0]]}?" if close else ""
-        raise ParseError(f"unknown timezone {word!r}{hint}", DAILY_EXAMPLE)
-    return name
+    """The IANA zone `word` names (any case, an abbreviation, an offset, a city); None when
+    it is no zone and does not look like one (an asset symbol). ParseError when it plainly
+    means a zone that does not exist, with the closest as a suggestion."""
+    try:
+        zone = zone_of(word)
+    except ZoneNotFound as e:
+        raise ParseError(e.reason, DAILY_EXAMPLE) from e
+    if zone is None and looks_like_zone(word):
+        raise ParseError(zone_problem(word).reason, DAILY_EXAMPLE)
+    return zone
 
 
 def parse_time(word: str) -> str:
@@ -117,14 +109,68 @@ def _asset_word(word: str, example: str) -> str:
 
 
 def parse_daily(args: list[str], known: set[str]) -> DailyRequest:
-    """Parse `/daily` arguments after the time: optional timezone, then assets."""
+    """Parse `/daily HH:MM [timezone] [ASSETS…]`: the words right after the time that form a
+    zone are the zone (`Europe/Berlin`, `CET`, `UTC+2`, `new york`), the rest are assets."""
     daily_time = parse_time(args[0])
     rest = list(args[1:])
-    tz = parse_timezone(rest[0]) if rest else None
-    if tz is not None:
-        rest = rest[1:]
+    tz, used = _leading_zone(rest, known)
+    rest = rest[used:]
+    for word in rest:
+        _refuse_misplaced_zone(word, known)
     assets = parse_assets(rest, known, DAILY_EXAMPLE) if rest else None
     return DailyRequest(daily_time, tz, assets)
+
+
+def _leading_zone(words: list[str], known: set[str]) -> tuple[str | None, int]:
+    """The zone the first words name and how many they are; (None, 0) for an asset.
+
+    A word there that is neither a zone nor an asset (and no typo of one) is read as a zone
+    that does not exist: "unknown timezone", with a suggestion, not "unknown asset".
+    """
+    if not words or words[0].startswith(("$", "#")):
+        return None, 0  # a cashtag is always an asset
+    try:
+        found = read_zone(words)
+    except ZoneNotFound as e:
+        raise ParseError(e.reason, DAILY_EXAMPLE) from e
+    if found is not None:
+        return found
+    first = words[0]
+    if _is_asset(first, known) or not known:
+        return None, 0
+    if looks_like_zone(first) or not _close_assets(first, known):
+        raise ParseError(zone_problem(first).reason, DAILY_EXAMPLE)
+    return None, 0  # a typo of an asset: parse_assets names the close ones
+
+
+def _refuse_misplaced_zone(word: str, known: set[str]) -> None:
+    """A zone among the assets: say where it goes instead of "unknown asset"."""
+    if word.startswith(("$", "#")) or _is_asset(word, known):
+        return
+    try:
+        zone = zone_of(word)
+    except ZoneNotFound:
+        return
+    if zone is not None:
+        raise ParseError(
+            f"the timezone goes right after the time: /daily 08:00 {word[:32]} BTC ETH",
+            DAILY_EXAMPLE,
+        )
+
+
+def _is_asset(word: str, known: set[str]) -> bool:
+    symbol = word.strip().lstrip("$#").upper()
+    if symbol in known:
+        return True
+    try:
+        return parse_idea(word).asset in known
+    except ParseError:
+        return False
+
+
+def _close_assets(word: str, known: set[str]) -> tuple[str, ...]:
+    symbol = word.strip().lstrip("$#").upper()
+    return tuple(difflib.get_close_matches(symbol, sorted(known), n=3, cutoff=0.5))
 
 
 def next_run(now: datetime, daily_time: str, tz: str) -> datetime:
