@@ -32,7 +32,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from handlers import alerts, buttons, checks, commands, daily, errors, gate, groups
+from handlers import alerts, buttons, charts, checks, commands, daily, errors, gate, groups
 from handlers import settings as user_settings  # not the top-level `settings` (Settings)
 from handlers.broadcast import Broadcaster
 from handlers.context import CONTEXT_TYPES, App, Context, Running
@@ -124,7 +124,7 @@ def register(app: App) -> None:
     command("rules", commands.rules)
     command("check", checks.check_command)
     command("market", checks.market_command)
-    command("chart", daily.chart_command)
+    command("chart", charts.chart_command)
     command("daily", daily.daily_command)
     command("watch", daily.watch_command)
     command("subscribe", alerts.subscribe_command)

@@ -21,6 +21,7 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from handlers.ratelimit import RequestBudget, SlidingWindowLimiter
 from settings import Settings
+from signals.chart import ChartCache
 
 if TYPE_CHECKING:
     from handlers.broadcast import Broadcaster
@@ -141,6 +142,8 @@ class BotData:
     progress: Progress = field(default_factory=Progress)
     shown: Shown = field(default_factory=Shown)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    # one render per asset, window, data time and headline, however many ask (/chart)
+    charts: ChartCache = field(default_factory=ChartCache)
     running: Running | None = None
 
     def configure(self, settings: Settings) -> None:

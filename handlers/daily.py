@@ -1,4 +1,4 @@
-"""Daily summaries: /daily, /watch and /chart, and the per-chat JobQueue job that posts them.
+"""Daily summaries: /daily and /watch, and the per-chat JobQueue job that posts them.
 
 A summary whose time passed while the bot was down is caught up right after start-up —
 once, on the same local day, and only if it was set before that time — never twice.
@@ -16,12 +16,11 @@ from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from telegram import Update
-from telegram.constants import ChatAction
 
-from handlers.common import check_limited, is_group, may_change_settings, topic_of
+from handlers.common import is_group, may_change_settings, problem, topic_of
 from handlers.context import App, BotData, Context
 from handlers.settings import defaults_for
-from signals.chart import chart_png
+from signals.chart import WINDOWS, ChartHeadline, chart_png
 from signals.errors import ParseError, PreflightError, UnknownAsset
 from signals.grade import CheckResult
 from signals.idea import parse_idea
@@ -34,7 +33,9 @@ log = logging.getLogger(__name__)
 
 DAILY_EXAMPLE = "/daily 08:00 Europe/Berlin BTC ETH SOL"
 WATCH_EXAMPLE = "/watch BTC ETH SOL"
-CHART_EXAMPLE = "/chart ETH"
+# the examples under an asset error, "{asset}" where the asset goes (templates/problem.j2)
+DAILY_USAGE = "daily 08:00 Europe/Berlin {asset}"
+WATCH_USAGE = "watch {asset} BTC"
 MAX_WATCHLIST = 8
 _TIME_RE = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
 
@@ -188,6 +189,17 @@ def next_run(now: datetime, daily_time: str, tz: str) -> datetime:
     raise AssertionError("unreachable: a daily time recurs within three days")
 
 
+def summary_headline(row: SummaryRow) -> ChartHeadline | None:
+    """The summary chart's title line: the regime of the row's worse side (long on a tie)."""
+    known = [s for s in (row.long, row.short) if s is not None]
+    if not known:
+        return None
+    worse = max(known, key=lambda s: (level_rank(s.level), -known.index(s)))
+    return ChartHeadline(
+        worse.level, worse.caution_flags, side=worse.side, unknown_flags=worse.unknown_flags
+    )
+
+
 def chart_pick(rows: list[SummaryRow]) -> str | None:
     """The asset the summary's chart shows: the most stressed, the first listed on a tie."""
     ranked = [r for r in rows if r.result is not None]
@@ -330,9 +342,18 @@ async def build_summary(bd: BotData, chat: ChatSettings, now: datetime) -> list[
         except PreflightError as e:
             log.warning("daily chart of %s unavailable: %s", pick, e)
             return drafts
-        png = await asyncio.to_thread(chart_png, data, asof)
+        th = bd.settings.thresholds
+        headline = summary_headline(next(r for r in rows if r.asset == pick))
+        png = await asyncio.to_thread(chart_png, data, asof, headline=headline, thresholds=th)
         caption = render(
-            "chart_caption", asset=pick, asof=asof, data=data, now=now_ms, most_stressed=True
+            "chart_caption",
+            asset=pick,
+            window="7d",
+            windows=WINDOWS,
+            asof=asof,
+            data=data,
+            now=now_ms,
+            most_stressed=True,
         )
         drafts.append(
             Draft(f"{key}:chart", chat.chat_id, caption, chat.thread_id, kind="photo", photo=png)
@@ -417,7 +438,7 @@ async def daily_command(update: Update, context: Context) -> None:
     try:
         request = parse_daily(args, bd.service.known_assets())
     except PreflightError as e:
-        await message.reply_text(render("problem", error=e))
+        await message.reply_text(problem(e, usage=DAILY_USAGE))
         return
     tz = request.tz
     if tz is None and not is_group(update) and await store.run(users.chat, chat.id) is None:
@@ -453,39 +474,10 @@ async def watch_command(update: Update, context: Context) -> None:
     try:
         assets = parse_assets(context.args, bd.service.known_assets(), WATCH_EXAMPLE)
     except PreflightError as e:
-        await message.reply_text(render("problem", error=e))
+        await message.reply_text(problem(e, usage=WATCH_USAGE))
         return
     saved = await bd.store.run(bd.users.set_watchlist, chat.id, chat.type, assets)
     await message.reply_text(_settings_text(bd, saved, just_set=True))
-
-
-async def chart_command(update: Update, context: Context) -> None:
-    """Send the 7-day chart of one asset."""
-    message = update.effective_message
-    assert message is not None
-    if not context.args:
-        err = ParseError("name the asset to chart", CHART_EXAMPLE)
-        await message.reply_text(render("problem", error=err))
-        return
-    user = update.effective_user
-    wait_s = check_limited(context, user.id if user else None)
-    if wait_s is not None:
-        await message.reply_text(render("groups", kind="slow_down", wait_s=wait_s))
-        return
-    service = context.bot_data.service
-    try:
-        [asset] = parse_assets(context.args[:1], service.known_assets(), CHART_EXAMPLE)
-        asof, data = await service.asset_state(asset)
-    except PreflightError as e:
-        await message.reply_text(render("problem", error=e))
-        return
-    await message.reply_chat_action(ChatAction.UPLOAD_PHOTO)
-    # matplotlib takes ~0.5 s of CPU: keep the event loop free for everyone else
-    png = await asyncio.to_thread(chart_png, data, asof)
-    caption = render(
-        "chart_caption", asset=asset, asof=asof, data=data, now=context.bot_data.now_ms()
-    )
-    await message.reply_photo(png, caption=caption)
 
 
 def _settings_text(bd: BotData, chat: ChatSettings | None, just_set: bool = False) -> str:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from handlers.common import answer_quietly, command_of, is_group, text_of
+from handlers.common import answer_quietly, command_of, is_group, over_budget, text_of
 from handlers.context import Context
-from templates import render
 
 
 def is_request(update: Update, bot_username: str | None) -> bool:
@@ -38,14 +37,10 @@ async def budget_gate(update: Update, context: Context) -> None:
     charge = context.bot_data.budget.charge(user.id, group_id)
     if charge.allowed:
         return
-    per_minute = context.bot_data.budget.per_minute
     if update.callback_query is not None:
         # always answer a button, or the user's client keeps spinning
-        text = render(
-            "notice", "text", kind="over_budget", wait_s=charge.wait_s, per_minute=per_minute
-        )
+        text = over_budget(charge.limit, charge.wait_s, "text")
         await answer_quietly(update.callback_query, text)
     elif charge.tell and update.message is not None:
-        text = render("notice", kind="over_budget", wait_s=charge.wait_s, per_minute=per_minute)
-        await update.message.reply_text(text)
+        await update.message.reply_text(over_budget(charge.limit, charge.wait_s))
     raise ApplicationHandlerStop

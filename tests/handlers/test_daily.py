@@ -316,7 +316,7 @@ async def test_chart_sends_the_seven_day_png(
 
     [photo] = api.photos_in(dm)
     assert png_size(photo.image) == (WIDTH_PX, HEIGHT_PX)
-    assert photo.caption.startswith("ETH · 7 days of price, open interest, funding")
+    assert photo.caption.startswith("ETH · 7 days of hourly price, open interest, funding")
     assert (dm.id, "upload_photo") in api.chat_actions
 
 
