@@ -346,7 +346,7 @@ async def test_the_alerts_check_button_grades_at_the_subscribers_settings_levera
     assert "over 3d" in check.text
 
 
-# ---- buttons the bot does not know ---------------------------------------------------------------
+# ---- buttons the bot does not know --------------------------------------------------------------
 
 
 OUTDATED = "This button is from an older version of Preflight. Send the check again."
@@ -384,7 +384,7 @@ async def test_button_data_the_bot_does_not_recognise_is_answered(
     assert message.edits == 0
 
 
-# ---- errors fit where they were typed --------------------------------------------------------------
+# ---- errors fit where they were typed -----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -455,7 +455,7 @@ async def test_timezone_words_read_in_every_form_by_daily(
     ]
 
 
-# ---- one wording for every limit -------------------------------------------------------------------
+# ---- one wording for every limit ----------------------------------------------------------------
 
 
 async def test_every_limit_speaks_with_one_wording(

@@ -307,3 +307,15 @@ def test_inline_answers_expire_and_forget_the_oldest_past_their_bound() -> None:
         answers.put((f"$ETH long {n}x", None), ())
     assert answers.get(("$ETH long 0x", None)) is None
     assert answers.get(("$ETH long 1x", None)) == ((), int(INLINE_TTL_S))
+
+
+async def test_start_up_says_how_to_switch_inline_mode_on_when_it_is_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FakeBotAPI()  # BotFather's /setinline not sent: getMe says no inline queries
+    with caplog.at_level("INFO", logger="handlers"):
+        async with BotHarness(api, bot_settings(tmp_path)):
+            pass
+
+    assert "inline mode is off: send /setinline to @BotFather" in caplog.text
+    assert api.failures == []
