@@ -319,3 +319,30 @@ async def test_start_up_says_how_to_switch_inline_mode_on_when_it_is_off(
 
     assert "inline mode is off: send /setinline to @BotFather" in caplog.text
     assert api.failures == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "<b>eth</b> long 5x",
+        "eth long 5x <script>alert(1)</script>",
+        '&amp; &lt; & < > "',
+        "eth long 5x " + "🚀" * 120,
+        "\u202eeth long 5x",
+        "a" * 256,
+        "/check eth long 5x",
+        "@PreflightTestBot eth long 5x",
+        "eth long 5x @ 0",
+        "eth long 126x",
+        "ETH/USDT LONG\nLeverage: Cross 5x\nEntry: 3000 - 3050\nStop Loss: 2900",
+        "\x00\x01 eth",
+    ],
+)
+async def test_hostile_queries_get_a_valid_answer(
+    bot: BotHarness, api: FakeBotAPI, alice: FakeUser, query: str
+) -> None:
+    query_id = await ask(bot, alice, query)
+
+    articles = api.inline_results(query_id)  # the fake parsed every message's HTML
+    assert 1 <= len(articles) <= 2
+    assert all(a.title and len(a.text) <= MAX_TEXT for a in articles)
