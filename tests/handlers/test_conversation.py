@@ -483,3 +483,33 @@ async def test_every_limit_speaks_with_one_wording(
     assert all(SLOW_DOWN.fullmatch(text) for text in limits), limits
     assert check_limit.startswith("Slow down: that's 1 check a minute")
     assert budget.startswith("Slow down: that's 6 requests a minute")
+
+
+@pytest.mark.parametrize(
+    ("words", "shown"),
+    [
+        ("tz new york", "Time zone: America/New_York"),
+        ("tz CEST leverage 5", "Time zone: Europe/Berlin"),
+        ("tz UTC+2", "Time zone: UTC+2"),
+        ("timezone +0530", "Time zone: Asia/Kolkata"),
+        ("tz Tokyo", "Time zone: Asia/Tokyo"),
+    ],
+)
+async def test_settings_read_the_same_time_zone_forms_as_daily(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, alice: FakeUser, words: str,
+    shown: str,
+) -> None:  # fmt: skip
+    await bot.send(dm, alice, f"/settings {words}")
+
+    assert shown in last_text(api, dm).splitlines()
+
+
+async def test_a_lone_zone_in_settings_names_its_setting(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    await bot.send(dm, alice, "/settings Berlin")
+
+    assert last_text(api, dm).splitlines() == [
+        "'Berlin' needs the setting's name: tz Berlin.",
+        "Example: /settings tz Europe/Berlin",
+    ]
