@@ -513,3 +513,18 @@ async def test_a_lone_zone_in_settings_names_its_setting(
         "'Berlin' needs the setting's name: tz Berlin.",
         "Example: /settings tz Europe/Berlin",
     ]
+
+
+async def test_help_tells_of_chart_windows_zones_and_inline_mode_each_on_its_line(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    await bot.send(dm, alice, "/help")
+
+    lines = last_text(api, dm).splitlines()
+    assert "/chart ETH [7d|30d|90d] — price, OI, funding and liquidations (up to 3 assets: " \
+        "/chart BTC ETH)" in lines  # fmt: skip
+    assert any(line.startswith("/daily 08:00 Europe/Berlin") and "UTC+2" in line for line in lines)
+    assert lines[-2] == (
+        "In any chat, even without me in it: type @PreflightTestBot eth long 5x and tap the "
+        "grade to share it."
+    )
