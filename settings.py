@@ -23,7 +23,7 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with defaults; see the README's config table."""
+    """Everything configurable, with defaults; see docs/configuration.md."""
 
     telegram_bot_token: str | None = None
     telegram_api_base_url: str | None = None

@@ -27,13 +27,26 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
-from handlers import alerts, buttons, checks, commands, daily, errors, gate, groups, track
+from handlers import (
+    alerts,
+    buttons,
+    charts,
+    checks,
+    commands,
+    daily,
+    errors,
+    gate,
+    groups,
+    inline,
+    track,
+)
 from handlers import settings as user_settings  # not the top-level `settings` (Settings)
 from handlers.broadcast import Broadcaster
 from handlers.context import CONTEXT_TYPES, App, Context, Running
@@ -125,7 +138,7 @@ def register(app: App) -> None:
     command("rules", commands.rules)
     command("check", checks.check_command)
     command("market", checks.market_command)
-    command("chart", daily.chart_command)
+    command("chart", charts.chart_command)
     command("daily", daily.daily_command)
     command("watch", daily.watch_command)
     command("subscribe", alerts.subscribe_command)
@@ -148,11 +161,16 @@ def register(app: App) -> None:
     # any other button (an older version's) is answered, so the client stops spinning
     app.add_handler(CallbackQueryHandler(buttons.outdated_button))
 
+    # inline mode: `@Bot eth long 5x` in any chat (switched on with BotFather's /setinline)
+    app.add_handler(InlineQueryHandler(inline.inline_query))
+
+    # a grade shared through inline mode comes back as a message "via" the bot: not an idea
+    typed = new_messages & ~filters.VIA_BOT
     # a photo whose caption is an idea is graded like a message
-    app.add_handler(MessageHandler(filters.CAPTION & new_messages, checks.check_caption))
+    app.add_handler(MessageHandler(filters.CAPTION & typed, checks.check_caption))
     # free text in a private chat is an idea: after every command, so it never shadows one
     app.add_handler(
-        MessageHandler(filters.TEXT & ~filters.COMMAND & private & new_messages, checks.check_text)
+        MessageHandler(filters.TEXT & ~filters.COMMAND & private & typed, checks.check_text)
     )
     # any command nobody took: a pointer to /help. Keep last: new commands go above.
     app.add_handler(MessageHandler(filters.COMMAND & new_messages, commands.unknown_command))
@@ -197,8 +215,13 @@ async def post_init(app: App) -> None:
         on_migrated=moved,
     )
     bd.running = Running(store, service, users, broadcaster, track_records)
-    # 4. the command menu
+    # 4. the command menu; inline mode is BotFather's to switch on (/setinline)
     await app.bot.set_my_commands(commands.bot_commands())
+    if not app.bot.bot.supports_inline_queries:
+        log.info(
+            "inline mode is off: send /setinline to @BotFather to answer @%s queries",
+            app.bot.username,
+        )
     # 5. every chat's daily summary, and today's that passed while the bot was down
     await daily.restore_schedules(app)
     # 6. the stress watcher

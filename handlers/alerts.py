@@ -37,6 +37,7 @@ from handlers.common import (
     is_group,
     may_change_settings,
     problem,
+    slow_down,
     topic_of,
 )
 from handlers.context import App, BotData, Context
@@ -66,10 +67,11 @@ log = logging.getLogger(__name__)
 
 SUBSCRIBE_EXAMPLE = "/subscribe ETH long"
 UNSUBSCRIBE_EXAMPLE = "/unsubscribe ETH"
+SUBSCRIBE_USAGE = "subscribe {asset} long"  # the example under an asset error
 MAX_ASSETS_PER_CHAT = 20
 WATCHER_JOB = "stress-watcher"
 _SIDE_WORDS = {"long": ("long",), "short": ("short",), "both": ("long", "short")}
-SIDES = ("long", "short")
+SIDES: tuple[str, ...] = ("long", "short")
 # a poll with thousands of subscribers hands the event loop back this often
 YIELD_EVERY = 500
 
@@ -278,14 +280,40 @@ def start_watcher(app: App) -> None:
 
 
 def parse_subscribe(args: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-    """`ETH [long|short|both]` (either order) → (asset word, sides); ParseError otherwise."""
+    """`ETH [long] [short] [both]` (any order) → (asset word, sides); ParseError otherwise."""
+    reason = "name one asset, and optionally long, short or both"
+    word, sides = _asset_and_sides(args, SUBSCRIBE_EXAMPLE, reason)
+    return word, sides or SIDES
+
+
+def parse_unsubscribe(args: Sequence[str]) -> tuple[str, tuple[str, ...] | None]:
+    """`ETH [long|short|both]` or `all` → (asset word or "all", sides; None: every side)."""
+    reason = "name one asset (and optionally long or short), or all"
+    word, sides = _asset_and_sides(args, UNSUBSCRIBE_EXAMPLE, reason)
+    if word.lower() == "all" and sides:
+        raise ParseError("all stops every warning here: leave the side out", UNSUBSCRIBE_EXAMPLE)
+    return word, (None if not sides or sides == SIDES else sides)
+
+
+def _asset_and_sides(
+    args: Sequence[str], example: str, reason: str
+) -> tuple[str, tuple[str, ...]]:
+    """The one asset word and the sides named beside it (none named: empty)."""
     words = [a for a in args if a.strip()]
-    sides = [w for w in words if w.lower() in _SIDE_WORDS]
     others = [w for w in words if w.lower() not in _SIDE_WORDS]
-    if len(others) != 1 or len(sides) > 1:
-        raise ParseError("name one asset, and optionally long, short or both", SUBSCRIBE_EXAMPLE)
-    side_word = sides[0].lower() if sides else "both"
-    return others[0], _SIDE_WORDS[side_word]
+    if len(others) != 1:
+        raise ParseError(reason, example)
+    wanted = {side for w in words if w.lower() in _SIDE_WORDS for side in _SIDE_WORDS[w.lower()]}
+    return others[0], tuple(side for side in SIDES if side in wanted)
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """What subscribing did: the reply, and whether every side asked for was already on."""
+
+    text: str
+    asset: str
+    already: bool
 
 
 async def subscribe_chat(
@@ -294,31 +322,41 @@ async def subscribe_chat(
     asset_word: str,
     sides: tuple[str, ...],
     thread_id: int | None,
-) -> str:
-    """Subscribe a chat starting from the current levels; return the reply text."""
+) -> Subscribed:
+    """Subscribe a chat starting from the current levels (sides already on stay as they are:
+    their last notified level and topic are kept)."""
     bd = context.bot_data
     [asset] = parse_assets([asset_word], bd.service.known_assets(), SUBSCRIBE_EXAMPLE)
-    held = {s.asset for s in await bd.store.run(bd.users.subscriptions, chat_id)}
-    if asset not in held and len(held) >= MAX_ASSETS_PER_CHAT:
-        return render("groups", kind="too_many", limit=MAX_ASSETS_PER_CHAT)
+    held = await bd.store.run(bd.users.subscriptions, chat_id)
+    on = [s for s in held if s.asset == asset and s.side in sides]
+    new_sides = tuple(side for side in sides if side not in {s.side for s in on})
+    if not new_sides:
+        text = render("groups", kind="already_subscribed", asset=asset, subs=on)
+        return Subscribed(text, asset, already=True)
+    held_assets = {s.asset for s in held}
+    if asset not in held_assets and len(held_assets) >= MAX_ASSETS_PER_CHAT:
+        text = render("groups", kind="too_many", limit=MAX_ASSETS_PER_CHAT)
+        return Subscribed(text, asset, already=False)
     result = await bd.service.market(asset)
     stresses = stress_by_side(result, bd.settings.thresholds)
     levels: dict[str, tuple[Level, tuple[str, ...]]] = {
         side: (stresses[side].level, stresses[side].caution_flags)
-        for side in sides
+        for side in new_sides
         if side in stresses
     }
     subs = await bd.store.run(bd.users.subscribe, chat_id, asset, levels, thread_id)
-    return render(
+    text = render(
         "groups",
         kind="subscribed",
         asset=asset,
-        sides=[stresses[s] for s in sides if s in stresses],
+        sides=[stresses[s] for s in new_sides if s in stresses],
+        already=[s.side for s in on],
         subs=subs,
         interval_min=max(1, round(bd.settings.warn_interval_s / 60)),
         r=result,
         now=bd.now_ms(),
     )
+    return Subscribed(text, asset, already=False)
 
 
 async def subscribe_command(update: Update, context: Context) -> None:
@@ -334,37 +372,45 @@ async def subscribe_command(update: Update, context: Context) -> None:
         await message.reply_text(render("groups", kind="admins_only", what="subscriptions"))
         return
     try:
-        text = await subscribe_chat(context, chat.id, asset_word, sides, topic_of(message))
+        done = await subscribe_chat(context, chat.id, asset_word, sides, topic_of(message))
+        text = done.text
     except PreflightError as e:
-        text = problem(e)
+        text = problem(e, usage=SUBSCRIBE_USAGE)
     await message.reply_text(text)
 
 
 async def unsubscribe_command(update: Update, context: Context) -> None:
-    """Stop warnings for one asset, or all (in a group: admins only)."""
+    """Stop warnings for one asset (one side, or both), or all (in a group: admins only)."""
     message, chat = update.effective_message, update.effective_chat
     assert message is not None and chat is not None
     bd = context.bot_data
-    args = context.args or []
-    if len(args) != 1:
-        err = ParseError("name one asset, or all", UNSUBSCRIBE_EXAMPLE)
-        await message.reply_text(render("problem", error=err))
+    try:
+        word, sides = parse_unsubscribe(context.args or [])
+    except ParseError as e:
+        await message.reply_text(render("problem", error=e))
         return
     if not await may_change_settings(update, context):
         await message.reply_text(render("groups", kind="admins_only", what="subscriptions"))
         return
     held = await bd.store.run(bd.users.subscriptions, chat.id)
     asset: str | None = None
-    if args[0].lower() != "all":
+    if word.lower() != "all":
         try:
-            asset = _asset_of(args[0], {s.asset for s in held})
+            asset = _asset_of(word, {s.asset for s in held})
         except ParseError as e:
             await message.reply_text(render("problem", error=e))
             return
-    removed = await bd.store.run(bd.users.unsubscribe, chat.id, asset)
+    removed = await bd.store.run(bd.users.unsubscribe, chat.id, asset, sides)
     left = await bd.store.run(bd.users.subscriptions, chat.id)
     await message.reply_text(
-        render("groups", kind="unsubscribed", asset=asset, removed=removed, subs=_grouped(left))
+        render(
+            "groups",
+            kind="unsubscribed",
+            asset=asset,
+            sides=sides,
+            removed=removed,
+            subs=_grouped(left),
+        )
     )
 
 
@@ -394,7 +440,11 @@ def _grouped(subs: list[Subscription]) -> list[dict[str, object]]:
 
 
 async def subscribe_button(update: Update, context: Context) -> None:
-    """The Subscribe button under a check or dashboard: both sides (in a group: admins only)."""
+    """The Subscribe button under a check or dashboard: both sides (in a group: admins only).
+
+    Pressed again (or for a chat that already follows both sides), it says so and changes
+    nothing: the levels last notified are kept.
+    """
     query = update.callback_query
     assert query is not None and query.data is not None
     button = read_button(query.data)
@@ -407,14 +457,17 @@ async def subscribe_button(update: Update, context: Context) -> None:
         return
     chat_id, thread_id = query_chat(query)
     try:
-        text = await subscribe_chat(context, chat_id, button.asset, ("long", "short"), thread_id)
+        done = await subscribe_chat(context, chat_id, button.asset, SIDES, thread_id)
     except PreflightError as e:
-        await answer_quietly(query, problem(e, "text"), show_alert=True)
+        await answer_quietly(query, problem(e, "text", usage=SUBSCRIBE_USAGE), show_alert=True)
         return
-    await answer_quietly(
-        query, render("groups", "text", kind="subscribed_short", asset=button.asset)
-    )
-    await context.bot.send_message(chat_id, text, message_thread_id=thread_id)
+    if done.already:
+        toast = render("groups", "text", kind="already_subscribed_short", asset=done.asset)
+        await answer_quietly(query, toast)
+        return
+    toast = render("groups", "text", kind="subscribed_short", asset=done.asset)
+    await answer_quietly(query, toast)
+    await context.bot.send_message(chat_id, done.text, message_thread_id=thread_id)
 
 
 async def alert_check_button(update: Update, context: Context) -> None:
@@ -427,8 +480,7 @@ async def alert_check_button(update: Update, context: Context) -> None:
         return
     wait_s = check_limited(context, query.from_user.id)
     if wait_s is not None:
-        text = render("groups", "text", kind="slow_down", wait_s=wait_s)
-        await answer_quietly(query, text, show_alert=True)
+        await answer_quietly(query, slow_down(context, wait_s, fmt="text"), show_alert=True)
         return
     side: Side | None = (
         "long" if button.rest == "long" else "short" if button.rest == "short" else None

@@ -31,7 +31,14 @@ from dataclasses import dataclass, replace
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from handlers.common import answer_quietly, check_limited, edit_in_place, is_group, problem
+from handlers.common import (
+    answer_quietly,
+    check_limited,
+    edit_in_place,
+    is_group,
+    problem,
+    slow_down,
+)
 from handlers.context import Context
 from handlers.settings import defaults_for, read_store
 from signals.defaults import UserDefaults
@@ -478,14 +485,7 @@ async def _within_limit(update: Update, context: Context) -> bool:
     wait_s = check_limited(context, query.from_user.id)
     if wait_s is None:
         return True
-    text = render(
-        "notice",
-        "text",
-        kind="rate_limited",
-        per_minute=context.bot_data.settings.check_rate_per_minute,
-        wait_s=wait_s,
-    )
-    await answer_quietly(query, text, show_alert=True)
+    await answer_quietly(query, slow_down(context, wait_s, fmt="text"), show_alert=True)
     return False
 
 

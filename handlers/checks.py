@@ -20,6 +20,7 @@ from handlers.common import (
     is_group,
     problem,
     remember_progress,
+    slow_down,
     take_progress,
     text_of,
 )
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MARKET_EXAMPLE = "/market ETH"
+MARKET_USAGE = "market {asset}"  # the example under an asset error
 
 
 async def check_command(update: Update, context: Context) -> None:
@@ -80,6 +82,7 @@ async def market_command(update: Update, context: Context) -> None:
         render("progress", kind="market", asset=asset),
         lambda: context.bot_data.service.market(asset),
         reply,
+        usage=MARKET_USAGE,
     )
 
 
@@ -123,9 +126,10 @@ async def _grade_in_place(
     grade: Callable[[], Awaitable[T]],
     reply: Callable[[T], Awaitable[tuple[str, InlineKeyboardMarkup | None]]],
     shown: Callable[[Message, T], None] | None = None,
+    usage: str | None = None,
 ) -> None:
-    """Answer with the progress text (private chats), then with the reply (or the problem);
-    `shown` is told which message now shows the result."""
+    """Answer with the progress text (private chats), then with the reply (or the problem,
+    its example in `usage`'s command); `shown` is told which message now shows the result."""
     message = update.effective_message
     assert message is not None
     if not await _within_limit(update, context, message):
@@ -137,7 +141,7 @@ async def _grade_in_place(
     try:
         result = await grade()
     except PreflightError as e:
-        await _finish(context, update, message, progress, problem(e))
+        await _finish(context, update, message, progress, problem(e, usage=usage))
         return
     sent = await _finish(context, update, message, progress, *await reply(result))
     if shown is not None and isinstance(sent, Message):
@@ -162,11 +166,5 @@ async def _within_limit(update: Update, context: Context, message: Message) -> b
     wait_s = check_limited(context, _asker(update))
     if wait_s is None:
         return True
-    text = render(
-        "notice",
-        kind="rate_limited",
-        per_minute=context.bot_data.settings.check_rate_per_minute,
-        wait_s=wait_s,
-    )
-    await message.reply_text(text)
+    await message.reply_text(slow_down(context, wait_s))
     return False

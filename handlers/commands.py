@@ -22,14 +22,25 @@ async def start(update: Update, context: Context) -> None:
     """Greet the user and show what Preflight does."""
     message = update.effective_message
     assert message is not None
-    await message.reply_text(render("help", greeting=True, user=update.effective_user))
+    await message.reply_text(
+        render("help", greeting=True, user=update.effective_user, bot_username=_username(context))
+    )
 
 
 async def help_command(update: Update, context: Context) -> None:
     """Show what Preflight does, with examples."""
     message = update.effective_message
     assert message is not None
-    await message.reply_text(render("help", greeting=False, user=update.effective_user))
+    await message.reply_text(
+        render("help", greeting=False, user=update.effective_user, bot_username=_username(context))
+    )
+
+
+def _username(context: Context) -> str | None:
+    try:
+        return context.bot.username
+    except RuntimeError:  # the bot was not initialised (never in a running app)
+        return None
 
 
 async def rules(update: Update, context: Context) -> None:

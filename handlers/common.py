@@ -70,13 +70,30 @@ async def may_change_settings(update: Update, context: Context) -> bool:
     return member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 
 
-def problem(error: PreflightError, fmt: Fmt = "html") -> str:
-    """The user's one line for an error: a store that is busy or broken gets its own notice."""
+def problem(error: PreflightError, fmt: Fmt = "html", usage: str | None = None) -> str:
+    """The user's one line for an error: a store that is busy or broken gets its own notice.
+
+    `usage`: the command typed, for the example under an asset error ("chart {asset}"
+    shows `/chart ETH`); without it the example is /check's.
+    """
     if isinstance(error, StoreError):
         log.warning("%s", error)  # the operator's line: which file, what to do
         kind = "store_busy" if isinstance(error, StoreBusy) else "store_broken"
         return render("notice", fmt, kind=kind)
-    return render("problem", fmt, error=error)
+    if usage is None:
+        return render("problem", fmt, error=error)
+    return render("problem", fmt, error=error, usage=usage)
+
+
+def slow_down(context: Context, wait_s: int, fmt: Fmt = "html") -> str:
+    """The one wording of every limit (rate_limited.j2), for a check past the check limit."""
+    per_minute = context.bot_data.settings.check_rate_per_minute
+    return render("rate_limited", fmt, what="check", per_minute=per_minute, wait_s=wait_s)
+
+
+def over_budget(per_minute: int, wait_s: int, fmt: Fmt = "html") -> str:
+    """The same wording for a request past the per-user budget (`per_minute`: its limit)."""
+    return render("rate_limited", fmt, what="request", per_minute=per_minute, wait_s=wait_s)
 
 
 def check_limited(context: Context, user_id: int | None) -> int | None:

@@ -21,9 +21,11 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from handlers.ratelimit import RequestBudget, SlidingWindowLimiter
 from settings import Settings
+from signals.chart import ChartCache
 
 if TYPE_CHECKING:
     from handlers.broadcast import Broadcaster
+    from handlers.inline import InlineAnswers
     from signals.grade import CheckResult
     from signals.service import CheckService
     from signals.store import Store
@@ -144,6 +146,10 @@ class BotData:
     progress: Progress = field(default_factory=Progress)
     shown: Shown = field(default_factory=Shown)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    # one render per asset, window, data time and headline, however many ask (/chart)
+    charts: ChartCache = field(default_factory=ChartCache)
+    # inline answers, kept as long as the data they rest on
+    inline: InlineAnswers = field(default_factory=lambda: _inline_answers())
     running: Running | None = None
 
     def configure(self, settings: Settings) -> None:
@@ -188,6 +194,12 @@ class BotData:
     def now_ms(self) -> int:
         """The application clock in epoch milliseconds."""
         return int(self.clock().timestamp() * 1000)
+
+
+def _inline_answers() -> InlineAnswers:
+    from handlers.inline import InlineAnswers  # handlers.inline reads BotData: no cycle
+
+    return InlineAnswers()
 
 
 Bot = ExtBot[str]

@@ -1,4 +1,4 @@
-"""Daily summaries: /daily, /watch and /chart, and the per-chat JobQueue job that posts them.
+"""Daily summaries: /daily and /watch, and the per-chat JobQueue job that posts them.
 
 A summary whose time passed while the bot was down is caught up right after start-up —
 once, on the same local day, and only if it was set before that time — never twice.
@@ -13,20 +13,19 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
-from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from telegram import Update
-from telegram.constants import ChatAction
 
-from handlers.common import check_limited, is_group, may_change_settings, topic_of
+from handlers.common import is_group, may_change_settings, problem, topic_of
 from handlers.context import App, BotData, Context
 from handlers.settings import defaults_for
-from signals.chart import chart_png
+from signals.chart import WINDOWS, ChartHeadline, chart_png
 from signals.errors import ParseError, PreflightError, UnknownAsset
 from signals.grade import CheckResult
 from signals.idea import parse_idea
 from signals.stress import SideStress, level_rank, regime, stress_by_side
+from signals.timezones import ZoneNotFound, looks_like_zone, read_zone, zone_of, zone_problem
 from signals.userdata import ChatSettings, Draft
 from templates import render
 
@@ -34,7 +33,9 @@ log = logging.getLogger(__name__)
 
 DAILY_EXAMPLE = "/daily 08:00 Europe/Berlin BTC ETH SOL"
 WATCH_EXAMPLE = "/watch BTC ETH SOL"
-CHART_EXAMPLE = "/chart ETH"
+# the examples under an asset error, "{asset}" where the asset goes (templates/problem.j2)
+DAILY_USAGE = "daily 08:00 Europe/Berlin {asset}"
+WATCH_USAGE = "watch {asset} BTC"
 MAX_WATCHLIST = 8
 _TIME_RE = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
 
@@ -63,25 +64,17 @@ class SummaryRow:
 # ---- parsing (pure) -------------------------------------------------------------------------
 
 
-@cache
-def _zones() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
-
-
 def parse_timezone(word: str) -> str | None:
-    """The IANA name for `word` (any case), None when it is not a timezone-looking word.
-
-    Only `Area/City` names and UTC/GMT count as timezones, so asset symbols never do.
-    """
-    lowered = word.lower()
-    if "/" not in word and lowered not in ("utc", "gmt"):
-        return None
-    name = _zones().get(lowered)
-    if name is None:
-        close = difflib.get_close_matches(lowered, list(_zones()), n=1, cutoff=0.8)
-        hint = f": did you mean {_zones()[close[0]]}?" if close else ""
-        raise ParseError(f"unknown timezone {word!r}{hint}", DAILY_EXAMPLE)
-    return name
+    """The IANA zone `word` names (any case, an abbreviation, an offset, a city); None when
+    it is no zone and does not look like one (an asset symbol). ParseError when it plainly
+    means a zone that does not exist, with the closest as a suggestion."""
+    try:
+        zone = zone_of(word)
+    except ZoneNotFound as e:
+        raise ParseError(e.reason, DAILY_EXAMPLE) from e
+    if zone is None and looks_like_zone(word):
+        raise ParseError(zone_problem(word).reason, DAILY_EXAMPLE)
+    return zone
 
 
 def parse_time(word: str) -> str:
@@ -117,14 +110,68 @@ def _asset_word(word: str, example: str) -> str:
 
 
 def parse_daily(args: list[str], known: set[str]) -> DailyRequest:
-    """Parse `/daily` arguments after the time: optional timezone, then assets."""
+    """Parse `/daily HH:MM [timezone] [ASSETS…]`: the words right after the time that form a
+    zone are the zone (`Europe/Berlin`, `CET`, `UTC+2`, `new york`), the rest are assets."""
     daily_time = parse_time(args[0])
     rest = list(args[1:])
-    tz = parse_timezone(rest[0]) if rest else None
-    if tz is not None:
-        rest = rest[1:]
+    tz, used = _leading_zone(rest, known)
+    rest = rest[used:]
+    for word in rest:
+        _refuse_misplaced_zone(word, known)
     assets = parse_assets(rest, known, DAILY_EXAMPLE) if rest else None
     return DailyRequest(daily_time, tz, assets)
+
+
+def _leading_zone(words: list[str], known: set[str]) -> tuple[str | None, int]:
+    """The zone the first words name and how many they are; (None, 0) for an asset.
+
+    A word there that is neither a zone nor an asset (and no typo of one) is read as a zone
+    that does not exist: "unknown timezone", with a suggestion, not "unknown asset".
+    """
+    if not words or words[0].startswith(("$", "#")):
+        return None, 0  # a cashtag is always an asset
+    try:
+        found = read_zone(words)
+    except ZoneNotFound as e:
+        raise ParseError(e.reason, DAILY_EXAMPLE) from e
+    if found is not None:
+        return found
+    first = words[0]
+    if _is_asset(first, known) or not known:
+        return None, 0
+    if looks_like_zone(first) or not _close_assets(first, known):
+        raise ParseError(zone_problem(first).reason, DAILY_EXAMPLE)
+    return None, 0  # a typo of an asset: parse_assets names the close ones
+
+
+def _refuse_misplaced_zone(word: str, known: set[str]) -> None:
+    """A zone among the assets: say where it goes instead of "unknown asset"."""
+    if word.startswith(("$", "#")) or _is_asset(word, known):
+        return
+    try:
+        zone = zone_of(word)
+    except ZoneNotFound:
+        return
+    if zone is not None:
+        raise ParseError(
+            f"the timezone goes right after the time: /daily 08:00 {word[:32]} BTC ETH",
+            DAILY_EXAMPLE,
+        )
+
+
+def _is_asset(word: str, known: set[str]) -> bool:
+    symbol = word.strip().lstrip("$#").upper()
+    if symbol in known:
+        return True
+    try:
+        return parse_idea(word).asset in known
+    except ParseError:
+        return False
+
+
+def _close_assets(word: str, known: set[str]) -> tuple[str, ...]:
+    symbol = word.strip().lstrip("$#").upper()
+    return tuple(difflib.get_close_matches(symbol, sorted(known), n=3, cutoff=0.5))
 
 
 def next_run(now: datetime, daily_time: str, tz: str) -> datetime:
@@ -140,6 +187,17 @@ def next_run(now: datetime, daily_time: str, tz: str) -> datetime:
             return candidate
         day += timedelta(days=1)
     raise AssertionError("unreachable: a daily time recurs within three days")
+
+
+def summary_headline(row: SummaryRow) -> ChartHeadline | None:
+    """The summary chart's title line: the regime of the row's worse side (long on a tie)."""
+    known = [s for s in (row.long, row.short) if s is not None]
+    if not known:
+        return None
+    worse = max(known, key=lambda s: (level_rank(s.level), -known.index(s)))
+    return ChartHeadline(
+        worse.level, worse.caution_flags, side=worse.side, unknown_flags=worse.unknown_flags
+    )
 
 
 def chart_pick(rows: list[SummaryRow]) -> str | None:
@@ -284,9 +342,18 @@ async def build_summary(bd: BotData, chat: ChatSettings, now: datetime) -> list[
         except PreflightError as e:
             log.warning("daily chart of %s unavailable: %s", pick, e)
             return drafts
-        png = await asyncio.to_thread(chart_png, data, asof)
+        th = bd.settings.thresholds
+        headline = summary_headline(next(r for r in rows if r.asset == pick))
+        png = await asyncio.to_thread(chart_png, data, asof, headline=headline, thresholds=th)
         caption = render(
-            "chart_caption", asset=pick, asof=asof, data=data, now=now_ms, most_stressed=True
+            "chart_caption",
+            asset=pick,
+            window="7d",
+            windows=WINDOWS,
+            asof=asof,
+            data=data,
+            now=now_ms,
+            most_stressed=True,
         )
         drafts.append(
             Draft(f"{key}:chart", chat.chat_id, caption, chat.thread_id, kind="photo", photo=png)
@@ -371,7 +438,7 @@ async def daily_command(update: Update, context: Context) -> None:
     try:
         request = parse_daily(args, bd.service.known_assets())
     except PreflightError as e:
-        await message.reply_text(render("problem", error=e))
+        await message.reply_text(problem(e, usage=DAILY_USAGE))
         return
     tz = request.tz
     if tz is None and not is_group(update) and await store.run(users.chat, chat.id) is None:
@@ -407,39 +474,10 @@ async def watch_command(update: Update, context: Context) -> None:
     try:
         assets = parse_assets(context.args, bd.service.known_assets(), WATCH_EXAMPLE)
     except PreflightError as e:
-        await message.reply_text(render("problem", error=e))
+        await message.reply_text(problem(e, usage=WATCH_USAGE))
         return
     saved = await bd.store.run(bd.users.set_watchlist, chat.id, chat.type, assets)
     await message.reply_text(_settings_text(bd, saved, just_set=True))
-
-
-async def chart_command(update: Update, context: Context) -> None:
-    """Send the 7-day chart of one asset."""
-    message = update.effective_message
-    assert message is not None
-    if not context.args:
-        err = ParseError("name the asset to chart", CHART_EXAMPLE)
-        await message.reply_text(render("problem", error=err))
-        return
-    user = update.effective_user
-    wait_s = check_limited(context, user.id if user else None)
-    if wait_s is not None:
-        await message.reply_text(render("groups", kind="slow_down", wait_s=wait_s))
-        return
-    service = context.bot_data.service
-    try:
-        [asset] = parse_assets(context.args[:1], service.known_assets(), CHART_EXAMPLE)
-        asof, data = await service.asset_state(asset)
-    except PreflightError as e:
-        await message.reply_text(render("problem", error=e))
-        return
-    await message.reply_chat_action(ChatAction.UPLOAD_PHOTO)
-    # matplotlib takes ~0.5 s of CPU: keep the event loop free for everyone else
-    png = await asyncio.to_thread(chart_png, data, asof)
-    caption = render(
-        "chart_caption", asset=asset, asof=asof, data=data, now=context.bot_data.now_ms()
-    )
-    await message.reply_photo(png, caption=caption)
 
 
 def _settings_text(bd: BotData, chat: ChatSettings | None, just_set: bool = False) -> str:

@@ -52,6 +52,7 @@ class Charge:
     allowed: bool
     wait_s: int = 0  # whole seconds (≥ 1) until the sender may ask again, when refused
     tell: bool = False  # refused, and the sender has not been told in this window
+    limit: int = 0  # refused: the per-minute limit that refused it (a group member's, or all)
 
 
 class RequestBudget:
@@ -75,12 +76,13 @@ class RequestBudget:
 
     def charge(self, user_id: int, group_id: int | None = None) -> Charge:
         """Count one request of `user_id` (sent in `group_id`, if a group)."""
+        limit = self.per_group_member
         wait = self._member.acquire((user_id, group_id)) if group_id is not None else None
         if wait is None:
-            wait = self._user.acquire(user_id)
+            limit, wait = self.per_minute, self._user.acquire(user_id)
         if wait is None:
             return Charge(True)
-        return Charge(False, max(1, round(wait)), self._first_refusal(user_id))
+        return Charge(False, max(1, round(wait)), self._first_refusal(user_id), limit)
 
     def _first_refusal(self, user_id: int) -> bool:
         now = self._clock()

@@ -21,7 +21,14 @@ from telegram import Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
-from handlers.common import check_limited, is_group, problem, remember_progress, take_progress
+from handlers.common import (
+    check_limited,
+    is_group,
+    problem,
+    remember_progress,
+    slow_down,
+    take_progress,
+)
 from handlers.context import App, Context
 from settings import Settings
 from signals.backtest import (
@@ -178,10 +185,7 @@ async def track_command(update: Update, context: Context) -> None:
     user = update.effective_user
     wait_s = check_limited(context, user.id if user else None)
     if wait_s is not None:
-        per_minute = context.bot_data.settings.check_rate_per_minute
-        await message.reply_text(
-            render("notice", kind="rate_limited", per_minute=per_minute, wait_s=wait_s)
-        )
+        await message.reply_text(slow_down(context, wait_s))
         return
     progress: Message | None = None
     if not is_group(update):

@@ -12,13 +12,11 @@ import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import cache
 from typing import Literal
-from zoneinfo import ZoneInfo, available_timezones
 
 from signals.errors import ParseError
 from signals.idea import MAX_HORIZON_DAYS, MAX_LEVERAGE, MIN_LEVERAGE, TradeIdea
+from signals.timezones import ZoneNotFound, read_zone, zone_of, zone_problem
 from signals.words import PLAIN_NUMBER_RE, UNIT_DAYS, duration_word, fmt, leverage_word
 from signals.words import number as number_word
 
@@ -181,7 +179,7 @@ def _key_for_value(low: str) -> str | None:
         return RISK
     if duration_word(low) is not None:
         return HORIZON
-    if "/" in low and low in _zones():
+    if _is_zone(low):
         return TZ
     return None
 
@@ -206,7 +204,25 @@ def _value(
         if after in UNIT_DAYS and PLAIN_NUMBER_RE.fullmatch(word):
             return parse_horizon(f"{word}{after}", shown=f"{word} {after}"), 2
         return parse_horizon(word), 1
+    found = _zone_words([word, *following])
+    if found is not None:
+        return found
     return parse_tz(word), 1
+
+
+def _zone_words(words: list[str]) -> tuple[str, int] | None:
+    """A zone of several words (`new york`, `utc + 2`) and how many it took; None otherwise."""
+    try:
+        return read_zone(words)
+    except ZoneNotFound:
+        return None
+
+
+def _is_zone(word: str) -> bool:
+    try:
+        return zone_of(word) is not None
+    except ZoneNotFound:
+        return False
 
 
 def _amount(word: str) -> float | None:
@@ -291,48 +307,16 @@ def parse_horizon(word: str, shown: str | None = None) -> float:
     return value
 
 
-@cache
-def _zones() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
-
-
-@cache
-def _cities() -> dict[str, tuple[str, ...]]:
-    """Zones by their last part: `berlin` → (`Europe/Berlin`,)."""
-    out: dict[str, list[str]] = {}
-    for name in available_timezones():
-        if "/" in name and not name.startswith(("Etc/", "SystemV/")):
-            out.setdefault(name.rsplit("/", 1)[1].lower(), []).append(name)
-    return {city: tuple(sorted(names)) for city, names in out.items()}
-
-
-_CONTINENTS = ("Europe/", "Asia/", "America/", "Africa/", "Australia/", "Pacific/", "Atlantic/")
-_SAMPLES = [datetime(year, month, 15, tzinfo=UTC) for year in (2000, 2025) for month in (1, 7)]
-
-
-def _same_clock(zones: tuple[str, ...]) -> bool:
-    """True when the zones keep the same time (aliases), sampled in winter and summer."""
-    clocks = {tuple(t.astimezone(ZoneInfo(z)).utcoffset() for t in _SAMPLES) for z in zones}
-    return len(clocks) == 1
-
-
 def parse_tz(word: str) -> str:
-    """An IANA time zone (`Europe/Berlin`, any case; `UTC`; a city alone when unique)."""
-    low = word.lower()
-    if low in ("utc", "gmt", "z"):
-        return "UTC"
-    name = _zones().get(low)
-    if name is not None:
-        return name
-    city = _cities().get(low.replace(" ", "_"))
-    if city and _same_clock(city):
-        # one zone, or aliases of one (Asia/Istanbul, Europe/Istanbul): any keeps the time
-        return min(city, key=lambda z: (not z.startswith(_CONTINENTS), len(z), z))
-    if city:
-        raise settings_error(f"'{word[:32]}' is in several zones: {', '.join(city[:3])}", TZ)
-    close = difflib.get_close_matches(low, list(_zones()), n=1, cutoff=0.8)
-    hint = f": did you mean {_zones()[close[0]]}?" if close else " (an IANA name, like Asia/Tokyo)"
-    raise settings_error(f"unknown time zone '{word[:32]}'{hint}", TZ)
+    """A time zone as /daily reads it (signals.timezones: an IANA name in any case, an
+    abbreviation, a UTC offset, a city); ParseError with a /settings example otherwise."""
+    try:
+        zone = zone_of(word)
+    except ZoneNotFound as e:
+        raise settings_error(e.reason, TZ) from e
+    if zone is None:
+        raise settings_error(zone_problem(word).reason, TZ)
+    return zone
 
 
 def apply_settings(current: UserDefaults, change: SettingsChange) -> UserDefaults:

@@ -22,7 +22,9 @@ class ParseError(PreflightError):
         self.command = command
 
     def __str__(self) -> str:
-        return f"{self.reason}. Example: {self.example}"
+        # a reason that ends in its own punctuation ("did you mean Europe/Berlin?") keeps it
+        stop = "" if self.reason[-1:] in "?.!" else "."
+        return f"{self.reason}{stop} Example: {self.example}"
 
 
 class UnknownAsset(PreflightError):

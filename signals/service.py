@@ -240,3 +240,10 @@ class CheckService:
     async def market(self, asset: str) -> CheckResult:
         """Both sides graded at 1x: the dashboard's flag counts per side."""
         return await self.check(TradeIdea(asset=asset.upper(), side=None))
+
+    async def market_state(self, asset: str) -> tuple[CheckResult, AssetData]:
+        """Both sides graded at 1x and the inputs they were graded from, from one read: a
+        chart draws the very data its title's verdicts come from."""
+        asof, data = await self.asset_state(asset)
+        idea = TradeIdea(asset=asset.upper(), side=None)
+        return grade_check(idea, data, asof, self.thresholds), data

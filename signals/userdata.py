@@ -317,14 +317,24 @@ class UserData:
                 )
         return self.subscriptions(chat_id)
 
-    def unsubscribe(self, chat_id: int, asset: str | None = None) -> int:
-        """Remove a chat's subscriptions to one asset (None: all); return how many went."""
+    def unsubscribe(
+        self, chat_id: int, asset: str | None = None, sides: Sequence[str] | None = None
+    ) -> int:
+        """Remove a chat's subscriptions to one asset (None: all), to the given sides of it
+        (None: both); return how many went."""
         with self.store.transaction() as conn:
             if asset is None:
                 cur = conn.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,))
-            else:
+            elif sides is None:
                 cur = conn.execute(
                     "DELETE FROM subscriptions WHERE chat_id = ? AND asset = ?", (chat_id, asset)
+                )
+            else:
+                marks = ", ".join("?" for _ in sides)
+                cur = conn.execute(
+                    "DELETE FROM subscriptions WHERE chat_id = ? AND asset = ? "
+                    f"AND side IN ({marks})",
+                    (chat_id, asset, *sides),
                 )
             return cur.rowcount
 

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from signals.timezones import zone_label
+
 if TYPE_CHECKING:
     from signals.grade import CheckResult
 
@@ -257,6 +259,7 @@ def _make_env(fmt: Fmt) -> Environment:
         usd_exact=usd_exact,
         coins=coins,
         oneline=oneline,
+        zone=zone_label,
     )
     env.globals.update(
         fmt=fmt,

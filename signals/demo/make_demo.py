@@ -2,7 +2,7 @@
 
 Run `python signals/demo/make_demo.py` to (re)write demo_snapshot.json beside this file, or
 `python signals/demo/make_demo.py --check` to exit 1 when the committed file differs from
-what this script generates. Every number is synthetic; see the README, "The demo snapshot".
+what this script generates. Every number is synthetic; see docs/demo.md.
 
 Each regime pins the few numbers the flags read (24h price and OI change, 7-day return,
 30-day and 60-day volatility, funding now and over 3 days, the liquidation burst hours, the

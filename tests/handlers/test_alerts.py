@@ -64,7 +64,7 @@ async def test_subscribe_replies_with_the_current_levels(
         ("/subscribe", "name one asset, and optionally long, short or both."),
         ("/subscribe ETH BTC", "name one asset, and optionally long, short or both."),
         ("/subscribe XRPP", "I can't find a USDT-margined perpetual for XRPP."),
-        ("/unsubscribe", "name one asset, or all."),
+        ("/unsubscribe", "name one asset (and optionally long or short), or all."),
     ],
 )
 async def test_bad_subscription_input_gets_a_reason(
@@ -92,11 +92,14 @@ async def test_subscriptions_list_and_unsubscribe(
     assert last_text(api, dm).splitlines()[1:3] == ["ETH: short 🟢 calm", "SOL: long 🔴 stress"]
 
     await bot.send(dm, alice, "/unsubscribe eth")
-    assert last_text(api, dm).splitlines() == ["🔕 No more ETH warnings.", "Still following: SOL"]
+    assert last_text(api, dm).splitlines() == [
+        "🔕 No more ETH warnings.",
+        "Still following: SOL long",
+    ]
     await bot.send(dm, alice, "/unsubscribe ETH")
     assert last_text(api, dm).splitlines() == [
         "This chat was not subscribed to ETH.",
-        "Still following: SOL",
+        "Still following: SOL long",
     ]
     await bot.send(dm, alice, "/unsubscribe all")
     assert last_text(api, dm) == "🔕 Every subscription removed."

@@ -209,7 +209,7 @@ async def test_button_presses_count_toward_the_rate_limit(
 
     answer = api.answer_of(query_id)
     assert answer is not None and answer["show_alert"] is True
-    assert answer["text"].startswith("Easy there: that's 1 checks in a minute")
+    assert answer["text"].startswith("Slow down: that's 1 check a minute")
     assert result.text.startswith("REDUCE · ETH long 5x")
 
 

@@ -128,5 +128,5 @@ async def test_one_users_flood_is_capped_by_the_budget_and_told_once(
     texts = [m.text for m in api.bot_messages(dm)]
     assert len(texts) == 21  # 20 answered, one "slow down", then silence
     assert sum(t.startswith("Preflight grades") for t in texts) == 20
-    assert texts[-1].startswith("Slow down: that's more than 20 requests in a minute.")
+    assert texts[-1].startswith("Slow down: that's 20 requests a minute, the most I take")
     assert not [t for t in texts if "did you mean" in t]

@@ -174,7 +174,7 @@ async def test_rate_limit_answers_politely_and_skips_the_check(
 
     texts = [m.text.split("\n")[0] for m in api.bot_messages(dm)]
     assert [t.split(" — ")[0] for t in texts[:2]] == ["REDUCE · ETH long 5x"] * 2
-    assert texts[2].startswith("Easy there: that's 2 checks in a minute, the most I grade per")
+    assert texts[2].startswith("Slow down: that's 2 checks a minute, the most I take from one")
     assert len(texts) == 3
     assert api.bot_messages(api.chats[other.id])[0].text.startswith("REDUCE")
 

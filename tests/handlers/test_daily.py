@@ -13,6 +13,7 @@ from handlers.daily import next_run, parse_daily, parse_time, parse_timezone
 from settings import Settings
 from signals.chart import HEIGHT_PX, WIDTH_PX
 from signals.errors import ParseError, UnknownAsset
+from signals.timezones import EXAMPLE_FORMS
 from tests.helpers.fake_botapi import FakeChat, FakeUser
 from tests.helpers.groups_api import GroupsBotAPI, GroupsHarness, last_text
 from tests.helpers.telegram import bot_settings
@@ -127,6 +128,63 @@ def test_parse_daily_reads_time_timezone_and_assets() -> None:
     assert "ETH" in info.value.close_matches
 
 
+@pytest.mark.parametrize(
+    ("words", "tz", "assets"),
+    [
+        ("08:00 europe/berlin BTC", "Europe/Berlin", ("BTC",)),
+        ("08:00 CET", "Europe/Berlin", None),
+        ("08:00 cest eth", "Europe/Berlin", ("ETH",)),
+        ("08:00 EST", "America/New_York", None),
+        ("08:00 PDT SOL", "America/Los_Angeles", ("SOL",)),
+        ("08:00 MSK", "Europe/Moscow", None),
+        ("08:00 IST", "Asia/Kolkata", None),
+        ("08:00 UTC+2 BTC", "Etc/GMT-2", ("BTC",)),
+        ("08:00 +02:00", "Etc/GMT-2", None),
+        ("08:00 GMT-5", "Etc/GMT+5", None),
+        ("08:00 +0530 eth", "Asia/Kolkata", ("ETH",)),
+        ("08:00 utc + 2 BTC", "Etc/GMT-2", ("BTC",)),
+        ("08:00 Berlin BTC ETH", "Europe/Berlin", ("BTC", "ETH")),
+        ("08:00 new york ETH", "America/New_York", ("ETH",)),
+        ("08:00 New_York", "America/New_York", None),
+        ("08:00 btc eth", None, ("BTC", "ETH")),
+    ],
+)
+def test_parse_daily_reads_every_timezone_form(
+    words: str, tz: str | None, assets: tuple[str, ...] | None
+) -> None:
+    request = parse_daily(words.split(), KNOWN)
+
+    assert (request.tz, request.assets) == (tz, assets)
+
+
+@pytest.mark.parametrize(
+    ("words", "reason"),
+    [
+        ("08:00 Berlim BTC", "unknown timezone 'Berlim': did you mean Europe/Berlin?"),
+        ("08:00 Europe/Berlim", "unknown timezone 'Europe/Berlim': did you mean Europe/Berlin?"),
+        ("08:00 Atlantis", f"unknown timezone 'Atlantis': write {EXAMPLE_FORMS}"),
+        ("08:00 +15", "UTC+15:00 is not a time zone (offsets run from UTC−12 to UTC+14)"),
+        (
+            "08:00 BTC Berlin",
+            "the timezone goes right after the time: /daily 08:00 Berlin BTC ETH",
+        ),
+    ],
+)
+def test_a_timezone_that_does_not_exist_is_no_asset(words: str, reason: str) -> None:
+    with pytest.raises(ParseError) as raised:
+        parse_daily(words.split(), KNOWN)
+
+    assert raised.value.reason == reason
+    assert raised.value.example.startswith("/daily 08:00")
+
+
+def test_a_cashtag_right_after_the_time_is_an_asset_even_if_it_names_a_zone() -> None:
+    known = KNOWN | {"CET"}
+
+    assert parse_daily(["08:00", "$CET"], known).assets == ("CET",)
+    assert parse_daily(["08:00", "CET"], known).tz == "Europe/Berlin"
+
+
 def test_next_run_follows_daylight_saving() -> None:
     winter = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
     # the night Berlin springs forward (29 March 2026, 02:00 → 03:00)
@@ -209,7 +267,7 @@ async def test_an_anonymous_admin_posting_as_the_group_may_change_settings(
     ("command", "expected"),
     [
         ("/daily 25:00", "'25:00' is not a time of day (24-hour HH:MM)."),
-        ("/daily 08:00 Mars/Olympus", "unknown timezone 'Mars/Olympus'."),
+        ("/daily 08:00 Mars/Olympus", f"unknown timezone 'Mars/Olympus': write {EXAMPLE_FORMS}."),
         ("/daily 08:00 UTC XRPP", "I can't find a USDT-margined perpetual for XRPP."),
         ("/watch", "name the assets to watch."),
         ("/chart", "name the asset to chart."),
@@ -258,7 +316,7 @@ async def test_chart_sends_the_seven_day_png(
 
     [photo] = api.photos_in(dm)
     assert png_size(photo.image) == (WIDTH_PX, HEIGHT_PX)
-    assert photo.caption.startswith("ETH · 7 days of price, open interest, funding")
+    assert photo.caption.startswith("ETH · 7 days of hourly price, open interest, funding")
     assert (dm.id, "upload_photo") in api.chat_actions
 
 

@@ -142,7 +142,10 @@ def test_live_alert_daily_and_caption_say_how_old_the_data_is() -> None:
         "alert", "text", asset="ETH", alerts=[], m=r.market, asof=asof, r=r,
         now=asof + 2 * MINUTE, cleared={}, missing="",
     )  # fmt: skip
-    caption = render("chart_caption", "text", asset="ETH", asof=asof, data=r, now=asof + 30_000)
+    caption = render(
+        "chart_caption", "text", asset="ETH", window="7d", windows=("7d", "30d"), asof=asof,
+        data=r, now=asof + 30_000,
+    )  # fmt: skip
     daily = render(
         "daily", "text", local_time="Wed 20 May 2026, 02:00", tz="Europe/Berlin", rows=[],
         chart_asset=None, data=r, now=asof + 3 * MINUTE,

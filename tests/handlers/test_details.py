@@ -80,7 +80,7 @@ async def test_details_show_the_numbers_on_screen_not_new_ones(
         refreshed = await bot.press(result, alice, REFRESH)
 
     assert "from $3,210.00 (current price)" in details
-    assert api.answer_of(refreshed)["text"].startswith("Easy there")  # type: ignore[index]
+    assert api.answer_of(refreshed)["text"].startswith("Slow down: that")  # type: ignore[index]
 
 
 async def test_after_a_restart_details_grade_again(

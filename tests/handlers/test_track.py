@@ -172,7 +172,7 @@ async def test_track_counts_against_the_check_limit(
     async with GroupsHarness(api, bot_settings(tmp_path, check_rate_per_minute=1)) as bot:
         await bot.send(dm, trader, "/track ETH long")
         await bot.send(dm, trader, "/track ETH short")
-    assert last_text(api, dm).startswith("Easy there: that's 1 checks in a minute")
+    assert last_text(api, dm).startswith("Slow down: that's 1 check a minute")
     assert len(api.photos_in(dm)) == 1
 
 

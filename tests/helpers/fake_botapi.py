@@ -6,6 +6,11 @@ both get the same Telegram-shaped results (dates in seconds, per-chat message id
 Telegram error texts. Anything the fake does not implement — a method, a parameter, a parse
 mode — is recorded in `failures` and the `fake_api` fixtures fail the test on it.
 
+Inline mode: `inline_mode = True` (BotFather's /setinline), then `inline_query(user, text)`
+queues an inline query; `answerInlineQuery` is validated as Telegram does (at most 50
+articles, ids unique and ≤ 64 bytes, a title, message text 1–4096 UTF-16 units of valid
+HTML, a cache_time); `inline_results` reads the answer and `choose_inline` posts a result.
+
 Extending it (other features): add a method with `api.methods["sendPhoto"] = handler` where the
 handler is `async (api, params) -> result` and raise `ApiError` for Telegram errors; declare
 its parameters in `api.params["sendPhoto"] = {"chat_id": "chat_id", "photo": "file", …}`.
@@ -84,6 +89,14 @@ PARAMS: dict[str, dict[str, str]] = {
         "message_thread_id": INT,
         "action": STR,
     },
+    "answerInlineQuery": {
+        "inline_query_id": STR,
+        "results": JSON,
+        "cache_time": INT,
+        "is_personal": BOOL,
+        "next_offset": STR,
+        "button": JSON,
+    },
 }
 
 REQUIRED: dict[str, set[str]] = {
@@ -92,6 +105,7 @@ REQUIRED: dict[str, set[str]] = {
     "editMessageText": {"text"},
     "answerCallbackQuery": {"callback_query_id"},
     "sendChatAction": {"chat_id", "action"},
+    "answerInlineQuery": {"inline_query_id", "results"},
 }
 
 # Telegram's own error texts (the `description` field); PTB strips "Bad Request: ".
@@ -112,6 +126,25 @@ BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
 MAX_TEXT = 4096
 MAX_CALLBACK_ANSWER = 200
 MAX_CALLBACK_DATA = 64
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_ID = 64  # bytes
+MAX_INLINE_QUERY = 256  # characters Telegram lets a user type after @bot
+# fields an article may carry (https://core.telegram.org/bots/api#inlinequeryresultarticle)
+ARTICLE_FIELDS = frozenset(
+    {
+        "type",
+        "id",
+        "title",
+        "input_message_content",
+        "reply_markup",
+        "url",
+        "description",
+        "thumbnail_url",
+        "thumbnail_width",
+        "thumbnail_height",
+    }
+)
+TEXT_CONTENT_FIELDS = frozenset({"message_text", "parse_mode", "entities", "link_preview_options"})
 
 # Tags Telegram's HTML parse mode accepts (https://core.telegram.org/bots/api#html-style).
 _TAG_ENTITY = {
@@ -348,6 +381,18 @@ class _Query:
     answer: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class InlineResult:
+    """One article of an inline answer, as a Telegram client lists it and would send it."""
+
+    id: str
+    title: str
+    description: str | None
+    text: str  # the message it sends, as shown (HTML parsed)
+    html: str
+    entities: list[dict[str, Any]]
+
+
 class FakeBotAPI:
     """Telegram Bot API state machine plus an optional aiohttp server on 127.0.0.1."""
 
@@ -365,6 +410,7 @@ class FakeBotAPI:
             "editMessageText": FakeBotAPI._edit_message_text,
             "answerCallbackQuery": FakeBotAPI._answer_callback_query,
             "sendChatAction": FakeBotAPI._send_chat_action,
+            "answerInlineQuery": FakeBotAPI._answer_inline_query,
         }
         self.calls: list[ApiCall] = []
         self.failures: list[str] = []
@@ -373,6 +419,9 @@ class FakeBotAPI:
         self.messages: dict[int, dict[int, StoredMessage]] = {}
         self.chat_actions: list[tuple[int, str]] = []
         self.query_timeout_s = 15.0
+        # BotFather's /setinline: off until a test (or an operator) switches it on
+        self.inline_mode = False
+        self.inline_answers: dict[str, dict[str, Any]] = {}
         self.long_poll_cap_s = 1.0
         self._next_message_id: dict[int, int] = {}
         self._updates: list[dict[str, Any]] = []
@@ -575,6 +624,73 @@ class FakeBotAPI:
         """Make a callback query look `seconds` older (to hit "query is too old")."""
         self._queries[query_id].created -= seconds
 
+    def inline_query(self, user: FakeUser, text: str, chat_type: str = "sender") -> str:
+        """A user types `@bot text` in a chat of `chat_type`; return the inline query's id.
+
+        Telegram sends inline queries only to bots with inline mode on (BotFather's
+        /setinline), so asking without `inline_mode` fails the test.
+        """
+        if not self.inline_mode:
+            self.failures.append("an inline query to a bot whose inline mode is off")
+        text = text[:MAX_INLINE_QUERY]
+        query_id = str(next(self._query_ids))
+        self._queries[query_id] = _Query(query_id, time.monotonic())
+        query = {
+            "id": query_id,
+            "from": user.to_dict(),
+            "query": text,
+            "offset": "",
+            "chat_type": chat_type,
+        }
+        self.push_update({"inline_query": query})
+        return query_id
+
+    def inline_results(self, query_id: str) -> list[InlineResult]:
+        """The articles the bot answered an inline query with (validated when answered)."""
+        answer = self.inline_answers.get(query_id)
+        if answer is None:
+            raise AssertionError(f"inline query {query_id} was not answered")
+        out = []
+        for result in answer["results"]:
+            content = result["input_message_content"]
+            plain, entities = self._render_text(
+                {"text": content["message_text"], "parse_mode": content.get("parse_mode")}
+            )
+            out.append(
+                InlineResult(
+                    result["id"],
+                    result["title"],
+                    result.get("description"),
+                    plain,
+                    content["message_text"],
+                    entities,
+                )
+            )
+        return out
+
+    def choose_inline(
+        self, query_id: str, result_id: str, chat: FakeChat, user: FakeUser
+    ) -> StoredMessage:
+        """The user picks a result: it is posted in `chat` as theirs, "via" the bot.
+
+        The bot sees it only where it would: its private chat with the user, or a group it
+        is in (bots in privacy mode still get messages sent via themselves).
+        """
+        [result] = [r for r in self.inline_results(query_id) if r.id == result_id]
+        data: dict[str, Any] = {
+            "from": user.to_dict(),
+            "text": result.text,
+            "via_bot": self.bot.to_dict(),
+        }
+        if result.entities:
+            data["entities"] = result.entities
+        self.chats.setdefault(chat.id, chat)
+        self.messages.setdefault(chat.id, {})
+        self._next_message_id.setdefault(chat.id, 1)
+        message = self._store(chat, data)
+        self.push_update({"message": message.data})
+        return message
+
     def answer_of(self, query_id: str) -> dict[str, Any] | None:
         """The bot's answerCallbackQuery parameters for a query, if answered."""
         query = self._queries[query_id]
@@ -687,7 +803,7 @@ class FakeBotAPI:
             **self.bot.to_dict(),
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.inline_mode,
         }
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -791,6 +907,70 @@ class FakeBotAPI:
             raise ApiError("Bad Request: MESSAGE_TOO_LONG")
         query.answered, query.answer = True, params
         return True
+
+    async def _answer_inline_query(self, params: dict[str, Any]) -> bool:
+        query = self._queries.get(params["inline_query_id"])
+        expired = query is None or time.monotonic() - query.created > self.query_timeout_s
+        if query is None or query.answered or expired:
+            raise ApiError(QUERY_TOO_OLD)
+        results = params["results"]
+        if not isinstance(results, list):
+            raise ApiError("Bad Request: can't parse inline query results JSON object")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise ApiError("Bad Request: RESULTS_TOO_MUCH")
+        ids: set[str] = set()
+        for result in results:
+            self._check_article(result, ids)
+        cache_time = params.get("cache_time")
+        if cache_time is None:
+            # Telegram then caches the answer for 300 s: far longer than the data lives
+            self.failures.append("answerInlineQuery without cache_time (Telegram caches 300 s)")
+        elif cache_time < 0:
+            raise ApiError("Bad Request: CACHE_TIME_INVALID")
+        if len(params.get("next_offset", "").encode("utf-8")) > 64:
+            raise ApiError("Bad Request: NEXT_OFFSET_INVALID")
+        query.answered, query.answer = True, params
+        self.inline_answers[query.id] = params
+        return True
+
+    def _check_article(self, result: Any, ids: set[str]) -> None:
+        """Telegram's checks of one InlineQueryResultArticle (the only kind the bot sends)."""
+        if not isinstance(result, dict) or result.get("type") != "article":
+            self.failures.append(f"inline result {result!r}: only articles are faked")
+            raise ApiError("Bad Request: RESULT_TYPE_INVALID")
+        unknown = set(result) - ARTICLE_FIELDS
+        if unknown:
+            self.failures.append(f"inline article with unknown fields {sorted(unknown)}")
+        for name in ("id", "title", "input_message_content"):
+            if name not in result:
+                raise ApiError(
+                    f"Bad Request: can't parse inline query result: Can't find field \"{name}\""
+                )
+        result_id = result["id"]
+        if not isinstance(result_id, str) or not 1 <= len(result_id.encode()) <= MAX_INLINE_ID:
+            raise ApiError("Bad Request: RESULT_ID_INVALID")
+        if result_id in ids:
+            raise ApiError("Bad Request: RESULT_ID_DUPLICATE")
+        ids.add(result_id)
+        if not str(result["title"]).strip():
+            raise ApiError("Bad Request: RESULT_TITLE_EMPTY")
+        content = result["input_message_content"]
+        if not isinstance(content, dict) or "message_text" not in content:
+            self.failures.append(f"inline article content {content!r}: only text is faked")
+            raise ApiError("Bad Request: RESULT_TYPE_INVALID")
+        unknown = set(content) - TEXT_CONTENT_FIELDS
+        if unknown:
+            self.failures.append(f"inline message content with unknown fields {sorted(unknown)}")
+        text = {"text": content["message_text"], "parse_mode": content.get("parse_mode")}
+        try:
+            self._render_text(text)
+        except ApiError as e:
+            if e.description == TEXT_EMPTY:
+                raise ApiError("Bad Request: MESSAGE_EMPTY") from e
+            if e.description == MESSAGE_TOO_LONG:
+                raise ApiError("Bad Request: MESSAGE_TOO_LONG") from e
+            raise
+        self._markup({"reply_markup": result.get("reply_markup")})
 
     async def _send_chat_action(self, params: dict[str, Any]) -> bool:
         chat = self._chat(params["chat_id"])

@@ -255,7 +255,7 @@ def _flags(m: dict[str, Any], side: str) -> dict[str, str]:
     }
 
 
-# The designed inputs, each far from its threshold (README, "The demo snapshot"). Settled
+# The designed inputs, each far from its threshold (docs/demo.md). Settled
 # funding carries seeded noise of ±0.0005% per 8h, hence the absolute tolerance of 3e-6.
 DESIGN: dict[str, dict[str, float]] = {
     "BTC": {
