@@ -89,6 +89,8 @@ class FakeExchangeServer:
         # slowed by limits the loopback does not need; the benchmark keeps the venues' own
         self.venue_rate_limits = venue_rate_limits
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # client (host, port) pairs seen: each new one is a new TCP connection (a handshake)
+        self.connections: set[tuple[str, int]] = set()
         self.faults: dict[tuple[str, str | None], Fault] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -146,13 +148,42 @@ class FakeExchangeServer:
 
     # ---- dispatch ---------------------------------------------------------------------
 
+    def stats(self) -> dict[str, Any]:
+        """Requests and TCP connections so far, per venue: what the benchmarks count."""
+        by_venue = Counter(v for v, _, _ in self.requests)
+        return {
+            "requests": len(self.requests),
+            "connections": len(self.connections),
+            "by_venue": dict(by_venue),
+            "paths": {f"{v} {p}": n for (v, p), n in self.paths().items()},
+        }
+
+    def reset_stats(self) -> None:
+        """Forget the request log (connections still open stay counted as seen)."""
+        self.requests.clear()
+        self.connections.clear()
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        venue = HOST_VENUE.get(request.match_info["host"], request.match_info["host"])
+        host = request.match_info["host"]
+        if host == "_fake":  # the benchmarks' own: /_fake/stats, /_fake/reset, /_fake/latency
+            return self._control(request.match_info["path"], dict(request.query))
+        venue = HOST_VENUE.get(host, host)
         path = "/" + request.match_info["path"]
         query = dict(request.query)
         self.requests.append((venue, path, query))
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.connections.add((str(peer[0]), int(peer[1])))
+        # the latency is the whole answer time, as a venue's is: the answer is built while
+        # it runs, not after it (a venue answers many requests at once)
+        started = asyncio.get_running_loop().time()
+        response = await self._answer(venue, path, query)
+        left = self.latency_s - (asyncio.get_running_loop().time() - started)
+        if left > 0:
+            await asyncio.sleep(left)
+        return response
+
+    async def _answer(self, venue: str, path: str, query: dict[str, str]) -> web.Response:
         fault = self._fault_for(venue, path)
         if fault is not None:
             if fault.delay_s:
@@ -169,6 +200,15 @@ class FakeExchangeServer:
             return web.json_response({"error": f"no fake route {venue} {path}"}, status=404)
         body = handler(self.scenario, query)
         return web.Response(text=json.dumps(body), content_type="application/json")
+
+    def _control(self, what: str, query: dict[str, str]) -> web.Response:
+        if what == "reset":
+            self.reset_stats()
+        elif what == "latency":
+            self.latency_s = float(query.get("ms", "0")) / 1000
+        elif what != "stats":
+            return web.json_response({"error": f"unknown control {what}"}, status=404)
+        return web.json_response(self.stats())
 
     def _fault_for(self, venue: str, path: str) -> Fault | None:
         for (v, p), fault in list(self.faults.items()):
