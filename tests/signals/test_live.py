@@ -265,6 +265,7 @@ async def test_skew_from_deribit_is_recorded_with_its_history(tmp_path: Path) ->
         source = LiveSource(Settings(), store, market)
         asof, data = await source.fetch_asset("ETH")
         requests = server.count("deribit")
+        await source.flush()  # the sample is recorded in the background
     assert requests == 1
     assert data.sources["skew"] == "deribit"
     assert data.sources["skew_history_since"] == week_ago
