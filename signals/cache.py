@@ -23,7 +23,7 @@ T = TypeVar("T")
 # giving the time (clock seconds) it expires — "until the next bar closes"
 Ttl = float | Callable[[Any, float], float]
 
-MAX_ASSETS = 256
+MAX_ASSETS = 128
 SHARED = "*"  # the asset of venue-wide entries (funding intervals, a Deribit book)
 
 

@@ -66,8 +66,10 @@ DERIBIT_INVERSE = ("BTC", "ETH")
 
 @dataclass(frozen=True)
 class _Candles:
-    rows: list[list[float]]
-    read_ms: int  # when they were read: the bar still forming then is cut there
+    """Closed candles as read: the bar still forming when they were read is cut there."""
+
+    frame: Any  # the SPEC ohlcv frame (numpy-backed: a few KB, not lists of floats)
+    newest_open: int | None  # the open of the newest closed bar
 
 
 @dataclass(frozen=True)
@@ -383,12 +385,12 @@ class LiveMarket:
                 daily, hourly = await _all_or_none(
                     self._cache.get(
                         (asset, f"ohlcv_1d:{name}"),
-                        _until_next_bar(DAY_MS, PRICE_TTL_S, _newest_candle(DAY_MS)),
+                        _until_next_bar(DAY_MS, PRICE_TTL_S, _newest_candle),
                         _bind(self._fetch_candles, asset, name, "1d", deadline),
                     ),
                     self._cache.get(
                         (asset, f"ohlcv_1h:{name}"),
-                        _until_next_bar(HOUR_MS, PRICE_TTL_S, _newest_candle(HOUR_MS)),
+                        _until_next_bar(HOUR_MS, PRICE_TTL_S, _newest_candle),
                         _bind(self._fetch_candles, asset, name, "1h", deadline),
                     ),
                 )
@@ -408,6 +410,7 @@ class LiveMarket:
     ) -> _Candles:
         ex = self._venues[name].exchange
         limit = OHLCV_1D_LIMIT if timeframe == "1d" else OHLCV_1H_LIMIT
+        bar_ms = DAY_MS if timeframe == "1d" else HOUR_MS
         rows = await self.policy.call(
             name,
             f"ohlcv {timeframe}",
@@ -418,7 +421,8 @@ class LiveMarket:
             deadline=deadline,
             validate=convert.candle_rows,
         )
-        return _Candles(rows, int(self._clock() * 1000))
+        frame = convert.closed_ohlcv(rows, int(self._clock() * 1000), bar_ms)
+        return _Candles(frame, int(frame.index[-1]) if len(frame) else None)
 
     async def _fetch_oi(self, asset: str, name: str, timeframe: str, deadline: float) -> _Oi:
         """Hourly or daily open-interest snapshots of one venue, as bars (USD or base coins)."""
@@ -736,8 +740,7 @@ def _assemble(
     price = results.get("price")
     price = price if isinstance(price, _Price) else None
     if price is not None:
-        ohlcv_1d = convert.closed_ohlcv(price.daily.rows, price.daily.read_ms, DAY_MS)
-        ohlcv_1h = convert.closed_ohlcv(price.hourly.rows, price.hourly.read_ms, HOUR_MS)
+        ohlcv_1d, ohlcv_1h = price.daily.frame, price.hourly.frame
     else:
         ohlcv_1d = convert.closed_ohlcv([], asof_ms, DAY_MS)
         ohlcv_1h = convert.closed_ohlcv([], asof_ms, HOUR_MS)
@@ -833,12 +836,8 @@ def _until_next_bar(
     return expires
 
 
-def _newest_candle(bar_ms: int) -> Callable[[_Candles], int | None]:
-    def newest(value: _Candles) -> int | None:
-        closed = [int(r[0]) for r in value.rows if int(r[0]) + bar_ms <= value.read_ms]
-        return max(closed, default=None)
-
-    return newest
+def _newest_candle(value: _Candles) -> int | None:
+    return value.newest_open
 
 
 def _newest_oi_bar(value: _Oi) -> int | None:
