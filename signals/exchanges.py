@@ -101,11 +101,7 @@ def _rewrite(value: Any, base: str, ws_base: str) -> Any:
 
 def configure(name: str, exchange: Any, base_url: str | None = None) -> Any:
     """Apply Preflight's options to a fresh ccxt exchange object; return it."""
-    types = MARKET_TYPES.get(name)
-    if types is not None:
-        current = exchange.options.get("fetchMarkets")
-        options = dict(current) if isinstance(current, dict) else {}
-        exchange.options["fetchMarkets"] = {**options, "types": types}
+    _market_types(name, exchange)
     exchange.rateLimiterAlgorithm = "rollingWindow"
     exchange.rollingWindowSize = RATE_WINDOW_MS
     exchange.tokenBucket = None
@@ -151,11 +147,20 @@ def rest_exchange(name: str, base_url: str | None = None) -> Any:
 
 
 def pro_exchange(name: str, base_url: str | None = None) -> Any:
-    """A `ccxt.pro` exchange that returns its whole liquidation cache per update (newUpdates
-    off), so several liquidations in one message are never lost."""
+    """A `ccxt.pro` exchange for the liquidation streams: only the market types the bot uses
+    are loaded (Bybit and OKX would also load every option, one request per coin)."""
     import ccxt.pro as ccxtpro
 
-    exchange = getattr(ccxtpro, name)({"enableRateLimit": True, "newUpdates": False})
+    exchange = getattr(ccxtpro, name)({"enableRateLimit": True})
+    _market_types(name, exchange)
     if base_url:
         rewrite_urls(exchange, base_url)
     return exchange
+
+
+def _market_types(name: str, exchange: Any) -> None:
+    types = MARKET_TYPES.get(name)
+    if types is not None:
+        current = exchange.options.get("fetchMarkets")
+        options = dict(current) if isinstance(current, dict) else {}
+        exchange.options["fetchMarkets"] = {**options, "types": types}

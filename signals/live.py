@@ -267,6 +267,11 @@ class LiveMarket:
         market = (venue.exchange.markets or {}).get(_symbol(asset))
         return market is not None and _is_usdt_perp(market)
 
+    def exchange_with_markets(self, name: str) -> ccxt_async.Exchange | None:
+        """The venue's exchange if its markets are loaded (shared with the collector's)."""
+        venue = self._venues.get(name)
+        return venue.exchange if venue is not None and venue.markets_ok else None
+
     def known_assets(self) -> set[str]:
         """Base symbols with a USDT-margined linear perpetual on any venue."""
         result: set[str] = set()

@@ -153,6 +153,11 @@ class LiveSource:
         """Base symbols with a USDT-margined perpetual on any venue."""
         return set(self.market.known_assets())
 
+    def exchange_with_markets(self, venue: str) -> Any:
+        """The venue's REST exchange when its markets are loaded (the collector shares them)."""
+        finder = getattr(self.market, "exchange_with_markets", None)
+        return finder(venue) if finder is not None else None
+
     async def fetch_asset(self, asset: str) -> tuple[int, AssetData]:
         """Live inputs, with the collector's liquidation buckets, their coverage and the
         recorded skew history merged in (the fresh skew sample is recorded, in the
@@ -339,7 +344,10 @@ class CheckService:
             from signals.collector import LiquidationCollector
 
             self.collector = LiquidationCollector(
-                self.settings, self.store, policy=self.source.policy
+                self.settings,
+                self.store,
+                policy=self.source.policy,
+                markets_of=self.source.exchange_with_markets,
             )
             await self.collector.start()
 

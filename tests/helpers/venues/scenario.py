@@ -16,6 +16,7 @@ SERVICE_UNAVAILABLE = "<html><body><h1>503 Service Unavailable</h1></body></html
 
 HOST_VENUE = {
     "fapi.binance.com": "binanceusdm",
+    "fstream.binance.com": "binanceusdm",  # its websockets (the all-market liquidation stream)
     "api.bybit.com": "bybit",
     "www.okx.com": "okx",
     "www.deribit.com": "deribit",
