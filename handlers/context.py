@@ -21,6 +21,7 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from handlers.ratelimit import RequestBudget, SlidingWindowLimiter
 from settings import Settings
+from signals.chart import ChartCache
 
 if TYPE_CHECKING:
     from handlers.broadcast import Broadcaster
@@ -111,6 +112,11 @@ class BotData:
     check_limit: SlidingWindowLimiter = field(default_factory=lambda: SlidingWindowLimiter(5))
     progress: Progress = field(default_factory=Progress)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    # one render per asset, window and data time, shared by every chat that asks for it
+    charts: ChartCache = field(default_factory=lambda: ChartCache(maxsize=32))
+    # summaries due at the same minute are put together one at a time: fifty at once would
+    # all resume in the same turn of the event loop and hold everyone else up
+    summary_turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     running: Running | None = None
 
     def configure(self, settings: Settings) -> None:

@@ -322,15 +322,17 @@ class LiveMarket:
         jobs = self._jobs(asset, listing, deadline)
         results, late = await _gather_until(jobs, deadline - loop.time())
         asof_ms = int(self._clock() * 1000)
-        # a warm check gets the very same cached parts: reuse what they were built into
-        # (holding the parts keeps them alive, so `is` cannot match a recycled object)
+        # a warm check gets the very same cached parts: reuse what they were built into, and
+        # the time they were read (the state is no fresher than that: everything keyed on
+        # asset and data time — a chart — is then made once for it). Holding the parts
+        # keeps them alive, so `is` cannot match a recycled object.
         parts: list[Any] = [*sorted(results.items()), late, sorted(unreachable.items())]
         memo = self._assembled.get(asset)
         if memo is not None and _same_parts(memo[0], parts):
-            return asof_ms, memo[1]
+            return memo[1], memo[2]
         late_reasons = {job: self._late_venue(asset, job, listing) for job in late}
         data = _assemble(asset, asof_ms, listing, unreachable, results, late_reasons, self)
-        self._assembled[asset] = (parts, data)
+        self._assembled[asset] = (parts, asof_ms, data)
         return asof_ms, data
 
     def _jobs(self, asset: str, listing: list[str], deadline: float) -> dict[str, Awaitable[Any]]:

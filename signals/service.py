@@ -318,6 +318,10 @@ class CheckService:
         self._owns_store = False
         self.source: MarketSource = source if source is not None else self._default_source()
         self.collector: Any = None
+        from signals.cache import MAX_ASSETS, LruDict
+
+        # asset → (asof, the state, its both-sides grade at 1x): see `market`
+        self._markets: LruDict = LruDict(MAX_ASSETS)
 
     def _default_source(self) -> MarketSource:
         if self.settings.snapshot_path:
@@ -382,5 +386,15 @@ class CheckService:
         return grade_check(idea, data, asof, self.thresholds)
 
     async def market(self, asset: str) -> CheckResult:
-        """Both sides graded at 1x: the dashboard's flag counts per side."""
-        return await self.check(TradeIdea(asset=asset.upper(), side=None))
+        """Both sides graded at 1x: the dashboard's flag counts per side.
+
+        Graded once per market state: the dashboard, the watcher and every group's summary
+        asking for the same asset and data time share one result."""
+        asset = asset.upper()
+        asof, data = await self.asset_state(asset)
+        held = self._markets.get(asset)
+        if held is not None and held[0] == asof and held[1] is data:
+            return held[2]  # type: ignore[no-any-return]
+        result = grade_check(TradeIdea(asset=asset, side=None), data, asof, self.thresholds)
+        self._markets[asset] = (asof, data, result)
+        return result
