@@ -414,6 +414,19 @@ async def test_closed_bars_live_until_the_next_bar_current_funding_a_minute_skew
         assert hour["deribit"] == first["deribit"] + 1  # the skew sample is 5 minutes old
 
 
+async def test_a_warm_check_returns_the_time_its_state_was_read() -> None:
+    async with live(default_scenario()) as (market, _server, clock):
+        first_asof, first = await market.fetch_asset("ETH")
+        clock.now += 30  # every part still cached: the same state, read at the same time
+        again_asof, again = await market.fetch_asset("ETH")
+        clock.now += 31  # the current funding rates are read again: a new state
+        later_asof, later = await market.fetch_asset("ETH")
+    assert (again_asof, again) == (first_asof, first)
+    assert again is first
+    assert later_asof == first_asof + 61_000
+    assert later is not first
+
+
 async def test_concurrent_checks_of_one_asset_share_in_flight_fetches() -> None:
     async with live(default_scenario(), latency_s=0.05) as (market, server, _c):
         start = len(server.requests)
