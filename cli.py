@@ -1,8 +1,11 @@
-"""Command line: `check` (grade an idea), `record` (state → snapshot), `collect`, `backtest`."""
+"""Command line: `check` (grade an idea), `record` (state → snapshot), `collect`, `backtest`.
+
+Imports are narrow and late: `--help` and a bad command line load no pandas, no ccxt; the
+engine and the venues are imported by the command that needs them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import logging
 import sys
@@ -12,8 +15,6 @@ from typing import TYPE_CHECKING, TextIO
 import templates
 from settings import Settings, SettingsError, load_settings
 from signals.errors import NoMarketData, ParseError, PreflightError, SnapshotError, UnknownAsset
-from signals.idea import parse_idea
-from signals.snapshot import DEMO_PATH, write_snapshot
 
 if TYPE_CHECKING:
     from signals.backtest_args import BacktestArgs
@@ -119,6 +120,8 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
             level=settings.log_level, stream=err, format="%(levelname)s %(name)s: %(message)s"
         )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    import asyncio
+
     if args.command == "check":
         try:
             return asyncio.run(_check(args, settings, out, err))
@@ -137,6 +140,7 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
 
 def _service(args: CliArgs, settings: Settings) -> CheckService:
     from signals.service import CheckService, SnapshotSource
+    from signals.snapshot import DEMO_PATH
 
     if args.demo or args.snapshot:
         return CheckService(settings, source=SnapshotSource(args.snapshot or DEMO_PATH))
@@ -155,6 +159,8 @@ def _exit_for(error: PreflightError) -> int:
 
 
 async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from signals.idea import parse_idea
+
     try:
         idea = parse_idea(" ".join(args.words))
     except ParseError as e:
@@ -181,6 +187,8 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
 
 
 async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from signals.snapshot import write_snapshot
+
     if not args.out:
         problem = "record needs --out FILE"
         print(templates.render("cli", "text", what="usage", problem=problem), file=err)
@@ -229,6 +237,8 @@ def _backtest(words: list[str], out: TextIO, err: TextIO) -> int:
         return EXIT_BAD_INPUT
     # a one-shot command prints its answer, never log records
     logging.basicConfig(level="WARNING", stream=err, format="%(levelname)s %(name)s: %(message)s")
+    import asyncio
+
     try:
         return asyncio.run(_run_backtest(parsed, settings, out, err))
     except BrokenPipeError:  # `… | head` closed the pipe: the reader has what it wanted
@@ -237,6 +247,8 @@ def _backtest(words: list[str], out: TextIO, err: TextIO) -> int:
 
 async def _run_backtest(parsed: BacktestArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
     """Load the history, run the backtest, print the report (and draw the chart)."""
+    import asyncio
+
     from signals.backtest import NotEnoughHistory, lookback_days, report_json_text, run_backtest
     from signals.backtest_args import EXAMPLE, check_leverage
     from signals.history import HistorySource, SnapshotHistory, demo_history
