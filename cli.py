@@ -172,17 +172,19 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
         # bad input the data reveals (an entry far from the price, a stop on the wrong side
         # of it) is a ParseError too: exit 2
         result = await service.check(idea)
+        # the answer first: closing the venues' connections lingers a quarter second
+        th = settings.thresholds
+        if args.as_json:
+            print(templates.check_json_text(result, th), file=out, flush=True)
+        else:
+            now = templates.wall_clock_ms()
+            text = templates.render_check(result, "text", th, now=now, details=args.details)
+            print(text, file=out, flush=True)
     except (SnapshotError, NoMarketData, UnknownAsset, ParseError) as e:
         print(_problem_line(e), file=err)
         return _exit_for(e)
     finally:
         await service.close()
-    th = settings.thresholds
-    if args.as_json:
-        print(templates.check_json_text(result, th), file=out)
-    else:
-        now = templates.wall_clock_ms()
-        print(templates.render_check(result, "text", th, now=now, details=args.details), file=out)
     return EXIT_OK
 
 

@@ -262,6 +262,13 @@ class FakeExchangeServer:
             share = float(query.get("share", "0.3"))
             self._stream_task = asyncio.ensure_future(self._send_stream(rate, seconds, share))
             return web.json_response({"streams": len(self.streams)})
+        if what == "faults":  # ?spec=<a JSON fault list, as server.py --faults reads>
+            from tests.helpers.venues.server import faults_from
+
+            self.heal()
+            for venue, path, fault in faults_from(json.loads(query.get("spec", "[]"))):
+                self.fail(venue, fault, path=path)
+            return web.json_response({"faults": len(self.faults)})
         if what == "reset":
             self.reset_stats()
         elif what == "latency":

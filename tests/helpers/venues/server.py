@@ -13,7 +13,8 @@ list of HTTP-layer faults: `[{"venue": "okx", "path": "/instruments", "status": 
 Point Preflight at it with PREFLIGHT_VENUE_BASE_URL=http://127.0.0.1:PORT.
 `GET /_fake/stats` answers the requests and TCP connections seen so far (per venue and
 path); `GET /_fake/reset` forgets them (the benchmarks count one check at a time);
-`GET /_fake/latency?ms=150` changes the latency of every later answer.
+`GET /_fake/latency?ms=150` changes the latency of every later answer;
+`GET /_fake/faults?spec=<JSON fault list>` replaces the faults (`[]` heals every venue).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.fake_exchange import FakeExchangeServer
 from tests.helpers.venues.scenario import Fault, Scenario, default_scenario, realistic_scenario
@@ -35,8 +37,13 @@ def load_faults(path: str | None) -> list[tuple[str, str | None, Fault]]:
     """(venue, path suffix or None, fault) from a JSON fault file."""
     if not path:
         return []
+    return faults_from(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def faults_from(entries: list[dict[str, Any]]) -> list[tuple[str, str | None, Fault]]:
+    """(venue, path suffix or None, fault) from a JSON fault list."""
     result = []
-    for entry in json.loads(Path(path).read_text(encoding="utf-8")):
+    for entry in entries:
         fault = Fault(
             status=int(entry.get("status", 200)),
             body=str(entry.get("body", "")),
