@@ -38,7 +38,7 @@ def doge_scenario() -> Any:
 
 
 async def test_an_asset_without_options_asks_every_venue_at_once_then_none() -> None:
-    async with live(doge_scenario(), latency_s=0.1) as (market, server, clock):
+    async with live(doge_scenario(), latency_s=0.25) as (market, server, clock):
         loop = asyncio.get_running_loop()
         started = loop.time()
         await market._fetch_skew("DOGE", loop.time() + 8)
@@ -48,7 +48,7 @@ async def test_an_asset_without_options_asks_every_venue_at_once_then_none() -> 
         _, data = await market.fetch_asset("DOGE")
         later = option_requests(server)
     assert sorted(first) == ["bybit", "deribit", "okx"]
-    assert took < 0.2  # one round trip of 0.1 s, not three
+    assert took < 0.5  # one round trip of 0.25 s, not three (0.75 s)
     assert later in (first, [*first, "deribit"])  # at most Deribit's shared USDC book
     assert len(data.skew_rr25_30d) == 0
 
@@ -125,7 +125,7 @@ async def test_okx_and_bybit_limit_each_endpoint_on_its_own() -> None:
 
     started = loop.time()
     times = await asyncio.gather(one("a"), one("b"), one("c"))
-    assert max(times) - started < 0.1  # three endpoints: none waits for another's window
+    assert max(times) - started < 0.2  # three endpoints: none waits for another's window
     same = await asyncio.gather(one("a"))
     assert same[0] - started >= 0.25  # the same endpoint again: its own window holds it
 

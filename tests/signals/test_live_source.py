@@ -63,8 +63,8 @@ async def test_the_store_is_read_while_the_venues_answer_not_after(tmp_path: Pat
         finished = loop.time()
         await source.flush()
     [read_at] = store.liq_reads
-    # every venue answer takes 0.3 s: the read began long before the first one came back
-    assert read_at - started < 0.15
+    # every venue answer takes 0.3 s: the read began before the first one could come back
+    assert read_at - started < 0.3
     assert finished - started >= 0.3
     assert len(data.liquidations_1h) == 168
 
