@@ -179,5 +179,22 @@ def _short(error: BaseException) -> str:
     return detail[:300]
 
 
+def exit_now(code: int) -> None:
+    """End a one-shot command once its answer is out: flush, then skip the interpreter's
+    teardown (unloading pandas and numpy module by module took ~0.1–0.15 s after the
+    answer was printed). Everything the command opened is closed by then."""
+    import contextlib
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe: nothing more can reach the reader
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if sys.argv[1:2] and sys.argv[1] in (*SUBCOMMANDS, *HELP_WORDS) and sys.argv[1] != "collect":
+        exit_now(code)
+    sys.exit(code)

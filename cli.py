@@ -1,8 +1,11 @@
-"""Command line: `check` (grade an idea), `record` (state → snapshot), `collect`, `backtest`."""
+"""Command line: `check` (grade an idea), `record` (state → snapshot), `collect`, `backtest`.
+
+Imports are narrow and late: `--help` and a bad command line load no pandas, no ccxt; the
+engine and the venues are imported by the command that needs them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import logging
 import sys
@@ -12,8 +15,6 @@ from typing import TYPE_CHECKING, TextIO
 import templates
 from settings import Settings, SettingsError, load_settings
 from signals.errors import NoMarketData, ParseError, PreflightError, SnapshotError, UnknownAsset
-from signals.idea import parse_idea
-from signals.snapshot import DEMO_PATH, write_snapshot
 
 if TYPE_CHECKING:
     from signals.backtest_args import BacktestArgs
@@ -138,6 +139,8 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
             level=settings.log_level, stream=err, format="%(levelname)s %(name)s: %(message)s"
         )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    import asyncio
+
     if args.command == "check":
         try:
             return asyncio.run(_check(args, settings, out, err))
@@ -158,6 +161,7 @@ def main(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = 
 
 def _service(args: CliArgs, settings: Settings) -> CheckService:
     from signals.service import CheckService, SnapshotSource
+    from signals.snapshot import DEMO_PATH
 
     if args.demo or args.snapshot:
         return CheckService(settings, source=SnapshotSource(args.snapshot or DEMO_PATH))
@@ -176,6 +180,8 @@ def _exit_for(error: PreflightError) -> int:
 
 
 async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from signals.idea import parse_idea
+
     try:
         idea = parse_idea(" ".join(args.words))
     except ParseError as e:
@@ -187,21 +193,25 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
         # bad input the data reveals (an entry far from the price, a stop on the wrong side
         # of it) is a ParseError too: exit 2
         result = await service.check(idea)
+        # the answer first: closing the venues' connections lingers a quarter second
+        th = settings.thresholds
+        if args.as_json:
+            print(templates.check_json_text(result, th), file=out, flush=True)
+        else:
+            now = templates.wall_clock_ms()
+            text = templates.render_check(result, "text", th, now=now, details=args.details)
+            print(text, file=out, flush=True)
     except (SnapshotError, NoMarketData, UnknownAsset, ParseError) as e:
         print(_problem_line(e), file=err)
         return _exit_for(e)
     finally:
         await service.close()
-    th = settings.thresholds
-    if args.as_json:
-        print(templates.check_json_text(result, th), file=out)
-    else:
-        now = templates.wall_clock_ms()
-        print(templates.render_check(result, "text", th, now=now, details=args.details), file=out)
     return EXIT_OK
 
 
 async def _record(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from signals.snapshot import write_snapshot
+
     if not args.out:
         problem = "record needs --out FILE"
         print(templates.render("cli", "text", what="usage", problem=problem), file=err)
@@ -316,6 +326,8 @@ def _backtest(words: list[str], out: TextIO, err: TextIO) -> int:
     # a one-shot command prints its answer or its one-line problem, never log records (a venue
     # that failed is named in the report itself)
     logging.basicConfig(handlers=[logging.NullHandler()], level=logging.CRITICAL + 1)
+    import asyncio
+
     try:
         return asyncio.run(_run_backtest(parsed, settings, out, err))
     except BrokenPipeError:  # `… | head` closed the pipe: the reader has what it wanted
@@ -324,6 +336,8 @@ def _backtest(words: list[str], out: TextIO, err: TextIO) -> int:
 
 async def _run_backtest(parsed: BacktestArgs, settings: Settings, out: TextIO, err: TextIO) -> int:
     """Load the history, run the backtest, print the report (and draw the chart)."""
+    import asyncio
+
     from signals.backtest import NotEnoughHistory, lookback_days, report_json_text, run_backtest
     from signals.backtest_args import check_leverage
     from signals.history import HistorySource, SnapshotHistory, demo_history
@@ -400,6 +414,8 @@ def _live_history(settings: Settings, err: TextIO) -> LiveHistory:
 
 
 async def _close_live(live: LiveHistory) -> None:
+    import asyncio
+
     await live.aclose()
     await asyncio.to_thread(live.store.close)
 

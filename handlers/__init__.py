@@ -6,7 +6,7 @@ Read top to bottom:
 - `register`: every handler, by handler group, in the order they are tried.
 - `post_init`: the start-up steps — the one Store, the service, the track record, user data,
   broadcaster, menu, schedules (and today's missed summaries), watcher, track-record jobs,
-  outbox resume.
+  outbox resume, and the start-up heap frozen out of the cyclic GC.
 - `begin_stop` (at SIGTERM/SIGINT), `post_stop`, `post_shutdown`: the stop steps.
 - `run`: long polling until a signal, with start-up failures surfacing before any log line.
 
@@ -16,6 +16,7 @@ Handlers do four things: parse, await one service call, render a template, reply
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import Any
@@ -34,6 +35,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+import templates
 from handlers import (
     alerts,
     buttons,
@@ -224,8 +226,8 @@ async def post_init(app: App) -> None:
         )
     # 5. every chat's daily summary, and today's that passed while the bot was down
     await daily.restore_schedules(app)
-    # 6. the stress watcher
-    alerts.start_watcher(app)
+    # 6. the stress watcher: each subscribed asset's poll, spread over the interval
+    await alerts.start_watcher(app)
     # 6b. the track record's jobs: the daily records of watched assets (and today's, if none
     #     was computed yet) and, live, the hourly samples of what the venues forget
     track.start_jobs(app)
@@ -234,7 +236,30 @@ async def post_init(app: App) -> None:
     if pending and app.job_queue is not None:
         log.info("resuming the outbox: %d messages still queued", pending)
         app.job_queue.run_once(resume_outbox, 0, name=OUTBOX_RESUME_JOB)
+    # 8. every template compiled now, not on its first use; then what start-up built
+    # (modules, markets, templates) leaves the cyclic GC's view
+    await asyncio.to_thread(templates.precompile)
+    freeze_startup_heap()
     log.info("Preflight is up as @%s", app.bot.username)
+
+
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Move everything alive after start-up out of the cyclic garbage collector's reach.
+
+    Full collections otherwise walk the whole heap — modules, three venues' markets — and
+    hold the event loop 50–70 ms whenever a burst of work (a watcher round of 10,000
+    subscribers, a summary fan-out) sets one off. Frozen objects are still freed by
+    reference counting; once per process (the start-up heap stays for its lifetime).
+    """
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    gc.collect()
+    gc.freeze()
 
 
 async def resume_outbox(context: Context) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -43,6 +45,7 @@ from handlers.common import (
 from handlers.context import App, BotData, Context
 from handlers.daily import parse_assets
 from signals.errors import ParseError, PreflightError
+from signals.gcpause import young_collections_only
 from signals.grade import CheckResult
 from signals.idea import Side, TradeIdea
 from signals.stress import (
@@ -84,6 +87,7 @@ class PollOutcome:
     alerts: int
     queued: int
     blind: bool = False
+    subscribers: int = -1  # how many subscriptions the poll found (-1: not counted)
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,15 @@ class _Seen:
 
 
 async def poll_asset(bd: BotData, asset: str, poll_ms: int) -> PollOutcome:
-    """Fetch one asset once, fold it into each side's observation, queue every alert due."""
+    """Fetch one asset once, fold it into each side's observation, queue every alert due.
+
+    Thousands of subscribers: the loop over them hands the event loop back every
+    YIELD_EVERY, and runs without full garbage collections (signals.gcpause)."""
+    with young_collections_only():
+        return await _poll_asset(bd, asset, poll_ms)
+
+
+async def _poll_asset(bd: BotData, asset: str, poll_ms: int) -> PollOutcome:
     store, users, th = bd.store, bd.users, bd.settings.thresholds
     result: CheckResult | None
     try:
@@ -122,7 +134,8 @@ async def poll_asset(bd: BotData, asset: str, poll_ms: int) -> PollOutcome:
     gap_ms = int(bd.settings.warn_gap_s * 1000)
     due: dict[int, tuple[int | None, list[Alert]]] = {}
     notified: list[NotifiedUpdate] = []
-    for n, sub in enumerate(await store.run(users.subscribers, asset), start=1):
+    subscriptions = await store.run(users.subscribers, asset)
+    for n, sub in enumerate(subscriptions, start=1):
         if n % YIELD_EVERY == 0:
             await asyncio.sleep(0)  # thousands of subscribers: let everyone else in between
         alert = _alert_for(sub, seen[sub.side], previous.get(sub.side), poll_ms, gap_ms)
@@ -142,7 +155,8 @@ async def poll_asset(bd: BotData, asset: str, poll_ms: int) -> PollOutcome:
     drafts = await _alert_drafts(bd, asset, result, missing, due, poll_ms)
     asof = result.asof if result is not None else poll_ms
     queued = await store.run(users.commit_poll, asset, asof, observations, notified, drafts)
-    return PollOutcome(asset, sum(len(a) for _, a in due.values()), queued, result is None)
+    alerts = sum(len(a) for _, a in due.values())
+    return PollOutcome(asset, alerts, queued, result is None, len(subscriptions))
 
 
 def _alert_for(
@@ -236,6 +250,15 @@ async def poll_all(app: App) -> list[PollOutcome]:
     stops by itself after the sends in flight, so what was sent is always noted as sent.
     """
     bd = app.bot_data
+    assets = await bd.store.run(bd.users.subscribed_assets)
+    outcomes = await poll_assets(app, assets)
+    await prune_sent(app)
+    return outcomes
+
+
+async def poll_assets(app: App, assets: Sequence[str]) -> list[PollOutcome]:
+    """Poll these assets now (concurrently), then deliver what they queued."""
+    bd = app.bot_data
     poll_ms = bd.now_ms()
 
     async def one(asset: str) -> PollOutcome | None:
@@ -246,34 +269,86 @@ async def poll_all(app: App) -> list[PollOutcome]:
             return None
 
     async def polls() -> list[PollOutcome | None]:
-        assets = await bd.store.run(bd.users.subscribed_assets)
         return await asyncio.gather(*(one(a) for a in assets))
 
     outcomes = await bd.lifecycle.guard(polls())
     if outcomes is None:
         return []
     await bd.broadcaster.drain()
-    # sent messages are kept a week for the record, then pruned
-    await bd.store.run(bd.users.prune_outbox, poll_ms - 7 * 24 * 3600 * 1000)
     return [o for o in outcomes if o is not None]
 
 
+async def prune_sent(app: App) -> None:
+    """Sent messages are kept a week for the record, then pruned."""
+    bd = app.bot_data
+    await bd.store.run(bd.users.prune_outbox, bd.now_ms() - 7 * 24 * 3600 * 1000)
+
+
+def asset_job_name(asset: str) -> str:
+    """The JobQueue name of one asset's poll (one job per subscribed asset)."""
+    return f"{WATCHER_JOB}:{asset}"
+
+
+def poll_offset(asset: str, interval_s: float) -> float:
+    """Seconds into every interval at which `asset` is polled: fixed per asset, and spread
+    over the interval by its name, so a round is not one burst of venue requests and store
+    work (nor one burst of alerts)."""
+    return (zlib.crc32(asset.encode()) % 10_000) / 10_000 * interval_s
+
+
+async def asset_job(context: Context) -> None:
+    """Poll one asset (its own repeating job); the job ends when nobody follows it."""
+    job = context.job
+    if job is None or not isinstance(job.data, str):
+        return
+    outcomes = await poll_assets(context.application, [job.data])
+    if outcomes and outcomes[0].subscribers == 0:
+        job.schedule_removal()
+
+
 async def watcher_job(context: Context) -> None:
-    """The JobQueue callback of the watcher (cut short when the bot stops)."""
-    await poll_all(context.application)
+    """Every interval: every subscribed asset has its poll scheduled; old sends pruned."""
+    await schedule_polls(context.application)
+    await prune_sent(context.application)
 
 
-def start_watcher(app: App) -> None:
-    """Start the watcher: one repeating job, first run one interval after start-up."""
+async def schedule_polls(app: App) -> None:
+    """Give every subscribed asset its repeating poll, at its own offset in the interval."""
+    bd = app.bot_data
+    for asset in await bd.store.run(bd.users.subscribed_assets):
+        follow(app, asset)
+
+
+def follow(app: App, asset: str) -> None:
+    """Schedule `asset`'s poll unless it has one (a new subscription, a restart)."""
+    if app.job_queue is None or app.job_queue.get_jobs_by_name(asset_job_name(asset)):
+        return
+    interval = app.bot_data.settings.warn_interval_s
+    phase = time.time() % interval
+    first = (poll_offset(asset, interval) - phase) % interval
+    app.job_queue.run_repeating(
+        asset_job,
+        interval=timedelta(seconds=interval),
+        first=timedelta(seconds=first if first >= 1.0 else first + interval),
+        name=asset_job_name(asset),
+        data=asset,
+    )
+
+
+async def start_watcher(app: App) -> None:
+    """Start the watcher: each subscribed asset polled once an interval, at its own offset;
+    a housekeeping job every interval (new assets' polls, pruning)."""
     if app.job_queue is None:
         log.warning(
             "no JobQueue: stress warnings are off (install python-telegram-bot[job-queue])"
         )
         return
     interval = timedelta(seconds=app.bot_data.settings.warn_interval_s)
-    for job in app.job_queue.get_jobs_by_name(WATCHER_JOB):
-        job.schedule_removal()
+    for job in app.job_queue.jobs():
+        if job.name == WATCHER_JOB or (job.name or "").startswith(f"{WATCHER_JOB}:"):
+            job.schedule_removal()
     app.job_queue.run_repeating(watcher_job, interval=interval, first=interval, name=WATCHER_JOB)
+    await schedule_polls(app)
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -345,6 +420,7 @@ async def subscribe_chat(
         if side in stresses
     }
     subs = await bd.store.run(bd.users.subscribe, chat_id, asset, levels, thread_id)
+    follow(context.application, asset)  # its poll, if it is the first chat to follow it
     text = render(
         "groups",
         kind="subscribed",

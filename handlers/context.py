@@ -146,10 +146,14 @@ class BotData:
     progress: Progress = field(default_factory=Progress)
     shown: Shown = field(default_factory=Shown)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
-    # one render per asset, window, data time and headline, however many ask (/chart)
-    charts: ChartCache = field(default_factory=ChartCache)
+    # one render per asset, window, data time and headline, however many ask (/chart, the
+    # daily summaries)
+    charts: ChartCache = field(default_factory=lambda: ChartCache(maxsize=32))
     # inline answers, kept as long as the data they rest on
     inline: InlineAnswers = field(default_factory=lambda: _inline_answers())
+    # summaries due at the same minute are put together one at a time: fifty at once would
+    # all resume in the same turn of the event loop and hold everyone else up
+    summary_turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     running: Running | None = None
 
     def configure(self, settings: Settings) -> None:

@@ -5,6 +5,10 @@ message (signals.liquidations), de-duplicates, and adds it to 1-minute buckets t
 written in one batch per second together with coverage spans (when each venue was really
 listening). A dropped stream closes its spans, records a gap and reconnects with backoff;
 a store that cannot be written is logged and retried, never fatal.
+
+Each liquidation is taken once, as ccxt parses it out of its message (`_tap`): nothing
+rescans ccxt's cache of the last 1,000 per message (Binance's all-market stream made that a
+1,000-entry scan per message). De-duplication keeps only the keys of the last minutes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import signal
 import sqlite3
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -43,7 +47,13 @@ PRUNE_INTERVAL_S = 3600.0
 REPLAY_WINDOW_MS = 5 * MINUTE_MS
 # how far back a restart looks for what an earlier run already counted
 REPLAY_LOOKBACK_MS = DAY_MS
-SEEN_KEYS_MAX = 100_000
+# de-duplication remembers the events of this long behind the newest one seen (replays
+# and resends come within seconds), and at most this many of them
+SEEN_WINDOW_MS = 2 * REPLAY_WINDOW_MS
+SEEN_KEYS_MAX = 20_000
+# liquidations ccxt parsed and the collector has not taken yet, per venue (a stall past
+# this drops the oldest: a second of Binance's busiest stream is ~1,000)
+INBOX_MAX = 20_000
 # minute buckets kept in memory while the store cannot be written (~2 days of 5 assets)
 MAX_PENDING_BUCKETS = 100_000
 WRITE_WARN_INTERVAL_S = 60.0
@@ -55,8 +65,7 @@ BucketKey = tuple[str, str, str, int]  # asset, venue, side, minute open
 
 
 def default_exchange_factory(venue: str, base_url: str | None = None) -> Any:
-    """A ccxt.pro exchange for `venue` that returns its whole liquidation cache per update
-    (newUpdates off), so several liquidations in one message are never lost."""
+    """A ccxt.pro exchange for `venue` (only the market types the bot uses)."""
     return pro_exchange(venue, base_url)
 
 
@@ -76,8 +85,12 @@ class LiquidationCollector:
         backoff_initial_s: float = BACKOFF_INITIAL_S,
         backoff_max_s: float = BACKOFF_MAX_S,
         policy: RequestPolicy | None = None,
+        markets_of: Callable[[str], Any] | None = None,
     ) -> None:
         self._settings = settings
+        # the live source's exchange of a venue, markets loaded: its markets are shared with
+        # the stream exchange of that venue, not loaded a second time
+        self._markets_of = markets_of
         # the one request policy: shared with the live checks when the bot runs both
         self.policy = policy or RequestPolicy(settings.request_timeout_s, clock)
         self._store = store
@@ -108,7 +121,10 @@ class LiquidationCollector:
         self._pending: dict[BucketKey, list[float]] = {}
         self._pending_gaps: list[LiqGap] = []
         self._writes: set[asyncio.Future[Any]] = set()  # batches on their way to the store
-        self._seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        # hash of an event's key → its time, oldest first; pruned behind the newest event
+        self._seen: dict[int, int] = {}
+        self._seen_order: deque[tuple[int, int]] = deque()
+        self._inbox: dict[str, deque[Mapping[str, Any]]] = {}
         self._newest_ts: dict[str, int] = {}
         self._venue_assets: dict[str, tuple[str, ...]] = {}
         self._watching: dict[str, bool] = {}
@@ -198,13 +214,20 @@ class LiquidationCollector:
         if exchange is None:
             exchange = self._factory(venue)
             self.policy.install(venue, exchange)
+            if venue in STREAM_VENUES:
+                self._inbox[venue] = _tap(exchange)
             self._exchanges[venue] = exchange
         return exchange
 
     async def _exchange(self, venue: str) -> Any:
-        """The venue's exchange object with its markets loaded (through the request policy)."""
+        """The venue's exchange object with its markets loaded: the live source's (no second
+        load) when it has them, else through the request policy."""
         exchange = self._exchange_object(venue)
-        await self.policy.call(venue, "markets", exchange.load_markets)
+        source = self._markets_of(venue) if self._markets_of is not None else None
+        if source is not None and source.markets and not exchange.markets:
+            exchange.set_markets_from_exchange(source)
+        if not exchange.markets:
+            await self.policy.call(venue, "markets", exchange.load_markets)
         return exchange
 
     async def _run_venue(self, venue: str) -> None:
@@ -279,6 +302,7 @@ class LiquidationCollector:
         call: Callable[[int | None], Awaitable[list[dict[str, Any]]]],
         specs: Mapping[str, ContractSpec],
     ) -> None:
+        inbox = self._inbox.get(venue)
         while True:
             newest = self._newest_ts.get(venue)
             try:
@@ -288,14 +312,27 @@ class LiquidationCollector:
                 self._skip_bad_message(venue, e)
                 continue
             self._confirm_live(venue)
-            for liquidation in liquidations:
-                info = liquidation.get("info") if isinstance(liquidation, dict) else None
-                if not isinstance(info, Mapping):
-                    continue
-                try:
-                    self.ingest(venue, info, specs)
-                except _UNREADABLE as e:
-                    self._skip_bad_message(venue, e)
+            if inbox is None:  # an exchange without the tap: what the call returned
+                self._ingest_all(venue, liquidations, specs)
+                continue
+            while inbox:
+                self._ingest_info(venue, inbox.popleft(), specs)
+
+    def _ingest_all(
+        self, venue: str, liquidations: list[Any], specs: Mapping[str, ContractSpec]
+    ) -> None:
+        for liquidation in liquidations:
+            info = liquidation.get("info") if isinstance(liquidation, dict) else None
+            if isinstance(info, Mapping):
+                self._ingest_info(venue, info, specs)
+
+    def _ingest_info(
+        self, venue: str, info: Mapping[str, Any], specs: Mapping[str, ContractSpec]
+    ) -> None:
+        try:
+            self.ingest(venue, info, specs)
+        except _UNREADABLE as e:
+            self._skip_bad_message(venue, e)
 
     def _skip_bad_message(self, venue: str, error: Exception) -> None:
         self.bad_messages += 1
@@ -330,13 +367,20 @@ class LiquidationCollector:
     def _is_duplicate(self, event: LiquidationEvent) -> bool:
         if event.ts < self._counted_until.get((event.asset, event.venue), 0):
             return True  # inside coverage an earlier run stored: it was counted then
-        key = event.key()
+        key = hash(event.key())
         if key in self._seen:
             return True
-        self._seen[key] = None
-        if len(self._seen) > SEEN_KEYS_MAX:
-            self._seen.popitem(last=False)
+        self._seen[key] = event.ts
+        self._seen_order.append((event.ts, key))
+        self._forget_old_keys(max(event.ts, self._newest_ts.get(event.venue, 0)))
         return False
+
+    def _forget_old_keys(self, newest_ms: int) -> None:
+        """Keep the keys of the last SEEN_WINDOW_MS (and at most SEEN_KEYS_MAX of them)."""
+        order, seen = self._seen_order, self._seen
+        while order and (order[0][0] < newest_ms - SEEN_WINDOW_MS or len(order) > SEEN_KEYS_MAX):
+            _, key = order.popleft()
+            seen.pop(key, None)
 
     def _add(self, event: LiquidationEvent) -> None:
         self.events_seen += 1
@@ -533,6 +577,30 @@ def contract_specs(
             )
             break
     return specs
+
+
+def _tap(exchange: Any) -> deque[Mapping[str, Any]]:
+    """Hand every liquidation ccxt parses out of a message to the collector, once.
+
+    ccxt calls `parse_ws_liquidation` once per entry of every message (Binance, Bybit,
+    OKX); what it parses is queued here with its raw `info`, whether or not a watch call was
+    waiting at that moment. The watch calls then only keep the stream going and say when
+    something arrived."""
+    inbox: deque[Mapping[str, Any]] = deque(maxlen=INBOX_MAX)
+    parse = getattr(exchange, "parse_ws_liquidation", None)
+    if parse is None:
+        return inbox
+
+    def parse_ws_liquidation(raw: Any, *args: Any, **kwargs: Any) -> Any:
+        liquidation = parse(raw, *args, **kwargs)
+        if isinstance(raw, Mapping):
+            inbox.append(raw)
+        return liquidation
+
+    exchange.parse_ws_liquidation = parse_ws_liquidation
+    # the watch calls' own answers are not read: only what arrived since the last one
+    exchange.newUpdates = True
+    return inbox
 
 
 def _watch_calls(

@@ -24,9 +24,9 @@ from ccxt.base.errors import BadRequest
 
 from settings import Settings
 from signals import convert
-from signals.cache import TtlCache
+from signals.cache import SHARED, LruDict, TtlCache
 from signals.errors import NoMarketData, UnknownAsset, VenueUnavailable
-from signals.exchanges import rest_exchange
+from signals.exchanges import open_session, rest_exchange
 from signals.market import DAY_MS, DEFAULT_MMR, HOUR_MS, AssetData, VenueFunding
 from signals.skew import OptionQuote, rr25_constant_maturity
 from signals.venue_policy import EmptyAnswer, RequestPolicy, VenueFailure
@@ -35,12 +35,17 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# TTLs per metric: price, OI and funding move within the minute; skew is slower
+# TTLs per metric: the current funding rate moves within the minute; skew is slower. Closed
+# bars (candles, OI) and settled funding live until the next one is due (`_until_next_bar`):
+# refetching them sooner can only return the same rows.
 PRICE_TTL_S = 60.0
 OI_TTL_S = 60.0
 FUNDING_TTL_S = 60.0
 SKEW_TTL_S = 300.0
-# venue-wide lookups that change rarely (Binance funding intervals)
+# a bar (or settlement) is asked for again this long after it closes: venues publish it a
+# moment late; until it is there, the series is asked again every short TTL
+BAR_PUBLISH_LAG_S = 10.0
+# venue-wide lookups that change rarely (Binance funding intervals): loaded with the markets
 FUNDING_INFO_TTL_S = 3600.0
 
 # history depth: ≥ 91 daily closes for vol expansion, ≥ 25 hourly bars for 24h changes
@@ -60,12 +65,29 @@ DERIBIT_INVERSE = ("BTC", "ETH")
 
 
 @dataclass(frozen=True)
+class _Candles:
+    """Closed candles as read: the bar still forming when they were read is cut there."""
+
+    frame: Any  # the SPEC ohlcv frame (numpy-backed: a few KB, not lists of floats)
+    newest_open: int | None  # the open of the newest closed bar
+
+
+@dataclass(frozen=True)
 class _Price:
     venue: str
-    rows_1d: list[list[float]]
-    rows_1h: list[list[float]]
-    read_ms: int  # when the candles were read: the forming bar is cut there
+    daily: _Candles
+    hourly: _Candles
     failed: dict[str, str] = field(default_factory=dict)
+    # the price job lives no longer than the candles it was built from
+    expires_at: float = field(default=float("inf"), compare=False)
+
+
+@dataclass(frozen=True)
+class _History:
+    """A venue's settled funding, or why it could not be read (kept for the short TTL)."""
+
+    rows: list[tuple[int, float]]
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +104,8 @@ class _Funding:
     interval_hours: float
     history: list[tuple[int, float]]
     history_failure: str | None = None
+    # the funding job lives no longer than the settled history it holds
+    expires_at: float = field(default=float("inf"), compare=False)
 
 
 @dataclass(frozen=True)
@@ -135,10 +159,13 @@ class LiveMarket:
         self._cache = TtlCache(clock)
         self._venues: dict[str, _Venue] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # every per-asset memory is bounded, least recently used asset out first
         # per asset: the cached parts the last AssetData was built from, and that AssetData
-        self._assembled: dict[str, tuple[list[Any], AssetData]] = {}
+        self._assembled: LruDict = LruDict(self._cache.max_assets)
         # (asset, job) → the venue a multi-venue job (price, skew) is waiting on right now
-        self._trying: dict[tuple[str, str], str] = {}
+        self._trying: LruDict = LruDict(2 * self._cache.max_assets)
+        # (venue, asset) → (lists options?, until when that is known): which venues to ask
+        self._option_listing: LruDict = LruDict(4 * self._cache.max_assets)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -153,6 +180,8 @@ class LiveMarket:
                 log.error("venue %r is not a ccxt exchange id: skipped", name)
                 continue
             self._venues[name] = _Venue(self.policy.install(name, exchange))
+            # the session (and the shared SSL context) now, not inside the first check
+            open_session(exchange)
         for name in self.settings.venues:
             venue = self._venues.get(name)
             if venue is not None:
@@ -204,6 +233,9 @@ class LiveMarket:
                 return
             venue.failure = None
             log.info("%s: %d markets loaded", name, len(venue.exchange.markets or {}))
+        if name == "binanceusdm":
+            # venue-wide, like the markets: loaded with them, so no check waits for it
+            await self._binance_intervals(None, refresh=reload)
 
     async def _refresh_markets_forever(self) -> None:
         while True:
@@ -234,6 +266,11 @@ class LiveMarket:
             return False
         market = (venue.exchange.markets or {}).get(_symbol(asset))
         return market is not None and _is_usdt_perp(market)
+
+    def exchange_with_markets(self, name: str) -> ccxt_async.Exchange | None:
+        """The venue's exchange if its markets are loaded (shared with the collector's)."""
+        venue = self._venues.get(name)
+        return venue.exchange if venue is not None and venue.markets_ok else None
 
     def known_assets(self) -> set[str]:
         """Base symbols with a USDT-margined linear perpetual on any venue."""
@@ -285,22 +322,26 @@ class LiveMarket:
         jobs = self._jobs(asset, listing, deadline)
         results, late = await _gather_until(jobs, deadline - loop.time())
         asof_ms = int(self._clock() * 1000)
-        # a warm check gets the very same cached parts: reuse what they were built into
-        # (holding the parts keeps them alive, so `is` cannot match a recycled object)
+        # a warm check gets the very same cached parts: reuse what they were built into, and
+        # the time they were read (the state is no fresher than that: everything keyed on
+        # asset and data time — a chart — is then made once for it). Holding the parts
+        # keeps them alive, so `is` cannot match a recycled object.
         parts: list[Any] = [*sorted(results.items()), late, sorted(unreachable.items())]
         memo = self._assembled.get(asset)
         if memo is not None and _same_parts(memo[0], parts):
-            return asof_ms, memo[1]
+            return memo[1], memo[2]
         late_reasons = {job: self._late_venue(asset, job, listing) for job in late}
         data = _assemble(asset, asof_ms, listing, unreachable, results, late_reasons, self)
-        self._assembled[asset] = (parts, data)
+        self._assembled[asset] = (parts, asof_ms, data)
         return asof_ms, data
 
     def _jobs(self, asset: str, listing: list[str], deadline: float) -> dict[str, Awaitable[Any]]:
         cache = self._cache
         jobs: dict[str, Awaitable[Any]] = {
             "price": cache.get(
-                (asset, "price"), PRICE_TTL_S, lambda: self._fetch_price(asset, listing, deadline)
+                (asset, "price"),
+                _no_longer_than(PRICE_TTL_S),
+                lambda: self._fetch_price(asset, listing, deadline),
             ),
             "skew": cache.get(
                 (asset, "skew"), SKEW_TTL_S, lambda: self._fetch_skew(asset, deadline)
@@ -313,15 +354,15 @@ class LiveMarket:
                 lambda: self._fetch_mmr(asset, deadline),
             )
         for v in listing:
-            jobs[f"oi_1h:{v}"] = cache.get(
-                (asset, f"oi_1h:{v}"), OI_TTL_S, _bind(self._fetch_oi, asset, v, "1h", deadline)
-            )
-            jobs[f"oi_1d:{v}"] = cache.get(
-                (asset, f"oi_1d:{v}"), OI_TTL_S, _bind(self._fetch_oi, asset, v, "1d", deadline)
-            )
+            for timeframe, bar_ms in (("1h", HOUR_MS), ("1d", DAY_MS)):
+                jobs[f"oi_{timeframe}:{v}"] = cache.get(
+                    (asset, f"oi_{timeframe}:{v}"),
+                    _until_next_bar(bar_ms, OI_TTL_S, _newest_oi_bar),
+                    _bind(self._fetch_oi, asset, v, timeframe, deadline),
+                )
             jobs[f"funding:{v}"] = cache.get(
                 (asset, f"funding:{v}"),
-                FUNDING_TTL_S,
+                _no_longer_than(FUNDING_TTL_S),
                 _bind(self._fetch_funding, asset, v, deadline),
             )
         return jobs
@@ -340,39 +381,55 @@ class LiveMarket:
     # ---- per-metric fetches (cached by the caller) -------------------------------------
 
     async def _fetch_price(self, asset: str, listing: list[str], deadline: float) -> _Price:
-        """Daily and hourly candles from the first listing venue that answers them both."""
+        """Daily and hourly candles from the first listing venue that answers them both.
+
+        Each series is cached on its own until its next bar closes, so the minute's refresh
+        of the price job asks nothing until then."""
         failed: dict[str, str] = {}
         for name in listing:
             self._trying[(asset, "price")] = name
-            ex = self._venues[name].exchange
             try:
-                rows_1d, rows_1h = await _all_or_none(
-                    self.policy.call(
-                        name,
-                        "ohlcv 1d",
-                        ex.fetch_ohlcv,
-                        _symbol(asset),
-                        "1d",
-                        limit=OHLCV_1D_LIMIT,
-                        deadline=deadline,
-                        validate=convert.candle_rows,
+                daily, hourly = await _all_or_none(
+                    self._cache.get(
+                        (asset, f"ohlcv_1d:{name}"),
+                        _until_next_bar(DAY_MS, PRICE_TTL_S, _newest_candle),
+                        _bind(self._fetch_candles, asset, name, "1d", deadline),
                     ),
-                    self.policy.call(
-                        name,
-                        "ohlcv 1h",
-                        ex.fetch_ohlcv,
-                        _symbol(asset),
-                        "1h",
-                        limit=OHLCV_1H_LIMIT,
-                        deadline=deadline,
-                        validate=convert.candle_rows,
+                    self._cache.get(
+                        (asset, f"ohlcv_1h:{name}"),
+                        _until_next_bar(HOUR_MS, PRICE_TTL_S, _newest_candle),
+                        _bind(self._fetch_candles, asset, name, "1h", deadline),
                     ),
                 )
             except VenueUnavailable as e:
                 failed[name] = e.detail
                 continue
-            return _Price(name, rows_1d, rows_1h, int(self._clock() * 1000), failed)
+            expires = self._expiry((asset, f"ohlcv_1d:{name}"), (asset, f"ohlcv_1h:{name}"))
+            return _Price(name, daily, hourly, failed, expires)
         raise _AllFailed(failed)
+
+    def _expiry(self, *keys: tuple[str, str]) -> float:
+        found = [t for k in keys if (t := self._cache.expires_at(k)) is not None]
+        return min(found, default=float("inf"))
+
+    async def _fetch_candles(
+        self, asset: str, name: str, timeframe: str, deadline: float
+    ) -> _Candles:
+        ex = self._venues[name].exchange
+        limit = OHLCV_1D_LIMIT if timeframe == "1d" else OHLCV_1H_LIMIT
+        bar_ms = DAY_MS if timeframe == "1d" else HOUR_MS
+        rows = await self.policy.call(
+            name,
+            f"ohlcv {timeframe}",
+            ex.fetch_ohlcv,
+            _symbol(asset),
+            timeframe,
+            limit=limit,
+            deadline=deadline,
+            validate=convert.candle_rows,
+        )
+        frame = convert.closed_ohlcv(rows, int(self._clock() * 1000), bar_ms)
+        return _Candles(frame, int(frame.index[-1]) if len(frame) else None)
 
     async def _fetch_oi(self, asset: str, name: str, timeframe: str, deadline: float) -> _Oi:
         """Hourly or daily open-interest snapshots of one venue, as bars (USD or base coins)."""
@@ -401,20 +458,19 @@ class LiveMarket:
         return _Oi(name, bars, in_base)
 
     async def _fetch_funding(self, asset: str, name: str, deadline: float) -> _Funding:
-        """Current (predicted) rate, real interval and settled history of one venue."""
+        """Current (predicted) rate, real interval and settled history of one venue.
+
+        The settled history is cached on its own until the next settlement is due; only the
+        current rate is asked every minute."""
         ex = self._venues[name].exchange
         symbol = _symbol(asset)
         # the history and the Binance interval lookup run alongside the current rate; only the
         # current rate is required ("its current rate then stands alone")
         history_task = asyncio.ensure_future(
-            self.policy.call(
-                name,
-                "funding history",
-                ex.fetch_funding_rate_history,
-                symbol,
-                limit=FUNDING_HISTORY_LIMIT,
-                deadline=deadline,
-                validate=convert.funding_history,
+            self._cache.get(
+                (asset, f"funding_history:{name}"),
+                _until_next_settlement,
+                _bind(self._fetch_funding_history, symbol, name, deadline),
             )
         )
         interval_task = asyncio.ensure_future(
@@ -426,7 +482,7 @@ class LiveMarket:
             )
             rate = convert.current_rate(answer)
         except (VenueUnavailable, EmptyAnswer) as e:
-            history_task.cancel()
+            history_task.cancel()  # only this wait: the shared history fetch goes on
             interval_task.cancel()
             await asyncio.gather(history_task, interval_task, return_exceptions=True)
             if isinstance(e, VenueUnavailable):
@@ -436,31 +492,59 @@ class LiveMarket:
             history_task.cancel()
             interval_task.cancel()
             raise
-        history: list[tuple[int, float]] = []
-        history_failure: str | None = None
-        try:
-            history = await history_task
-        except VenueUnavailable as e:
-            history_failure = e.detail
+        history: _History = await history_task
         binance_interval = await interval_task
         interval = convert.interval_hours(answer.get("interval")) or binance_interval
         if interval is None:
-            interval = convert.interval_from_history(history) or convert.DEFAULT_INTERVAL_HOURS
-        return _Funding(name, rate, interval, history, history_failure)
+            interval = (
+                convert.interval_from_history(history.rows) or convert.DEFAULT_INTERVAL_HOURS
+            )
+        expires = self._expiry((asset, f"funding_history:{name}"))
+        return _Funding(name, rate, interval, history.rows, history.failure, expires)
+
+    async def _fetch_funding_history(self, symbol: str, name: str, deadline: float) -> _History:
+        ex = self._venues[name].exchange
+        try:
+            rows = await self.policy.call(
+                name,
+                "funding history",
+                ex.fetch_funding_rate_history,
+                symbol,
+                limit=FUNDING_HISTORY_LIMIT,
+                deadline=deadline,
+                validate=convert.funding_history,
+            )
+        except VenueUnavailable as e:
+            return _History([], e.detail)  # kept for the short TTL, like a failed minute
+        return _History(rows)
 
     async def _binance_interval(self, asset: str, deadline: float) -> float | None:
         """Binance's funding interval: listed in fundingInfo only when not the 8h default."""
         try:
-            intervals = await self._cache.get(
-                ("*", "funding_info:binanceusdm"),
-                FUNDING_INFO_TTL_S,
-                lambda: self._fetch_binance_info(deadline),
-            )
+            intervals = await self._binance_intervals(deadline)
         except VenueUnavailable:
             return None  # fall back to the spacing of the settled history
         return intervals.get(_symbol(asset), convert.DEFAULT_INTERVAL_HOURS)
 
-    async def _fetch_binance_info(self, deadline: float) -> dict[str, float]:
+    async def _binance_intervals(
+        self, deadline: float | None, refresh: bool = False
+    ) -> dict[str, float]:
+        """Binance's venue-wide fundingInfo, cached like the markets it is loaded with."""
+        key = (SHARED, "funding_info:binanceusdm")
+        if refresh:
+            self._cache.invalidate(key)
+        try:
+            return await self._cache.get(  # type: ignore[no-any-return]
+                key,
+                max(FUNDING_INFO_TTL_S, self.settings.markets_refresh_s),
+                lambda: self._fetch_binance_info(deadline),
+            )
+        except VenueUnavailable:
+            if deadline is None:  # the load with the markets: a check will ask again
+                return {}
+            raise
+
+    async def _fetch_binance_info(self, deadline: float | None) -> dict[str, float]:
         ex = self._venues["binanceusdm"].exchange
         return await self.policy.call(  # type: ignore[no-any-return]
             "binanceusdm",
@@ -482,41 +566,87 @@ class LiveMarket:
             validate=convert.bybit_lowest_mmr,
         )
 
+    # ---- skew ---------------------------------------------------------------------------
+
     async def _fetch_skew(self, asset: str, deadline: float) -> _Skew:
-        """The 30-day 25Δ risk reversal from the first options venue listing the asset."""
+        """The 30-day 25Δ risk reversal from the first options venue (in preference order)
+        that gives one.
+
+        The venues that may list the asset are asked at once, not one after another: every
+        venue up to the first known to list it (Deribit for BTC and ETH; a venue whose last
+        answer listed it), skipping those known to list none. The next ones are asked only
+        when those give no risk reversal. An asset with no options anywhere then costs no
+        request at all until the markets are refreshed.
+        """
         failed: dict[str, str] = {}
+        candidates = [v for v in self.settings.options_venues if v in self._venues]
         tried = 0
-        for name in self.settings.options_venues:
-            if name not in self._venues:
-                continue
-            tried += 1
-            self._trying[(asset, "skew")] = name
+        while candidates:
+            batch: list[str] = []
+            for name in list(candidates):
+                candidates.remove(name)
+                listed = self._listed(name, asset)
+                if listed is False:
+                    continue
+                batch.append(name)
+                if listed:
+                    break
+            tasks = {
+                name: asyncio.ensure_future(self._option_quotes(name, asset, deadline))
+                for name in batch
+            }
             try:
-                quotes = await self._option_quotes(name, asset, deadline)
-            except VenueUnavailable as e:
-                failed[name] = e.detail
-                continue
-            read_ms = int(self._clock() * 1000)
-            if not quotes:
-                continue
-            rr = rr25_constant_maturity(quotes, read_ms)
-            if rr is None:
-                log.info("%s: %s options listed but no 25-delta pair brackets", name, asset)
-                continue
-            return _Skew(rr, name, read_ms, failed)
+                for name in batch:
+                    tried += 1
+                    self._trying[(asset, "skew")] = name
+                    try:
+                        quotes = await tasks[name]
+                    except VenueUnavailable as e:
+                        failed[name] = e.detail
+                        continue
+                    read_ms = int(self._clock() * 1000)
+                    self._note_listing(name, asset, bool(quotes))
+                    if not quotes:
+                        continue
+                    rr = rr25_constant_maturity(quotes, read_ms)
+                    if rr is None:
+                        log.info("%s: %s options listed but no 25Δ pair brackets", name, asset)
+                        continue
+                    return _Skew(rr, name, read_ms, failed)
+            finally:
+                for task in tasks.values():
+                    task.cancel()  # a less preferred venue's answer is not needed any more
+                await asyncio.gather(*tasks.values(), return_exceptions=True)
         if failed and len(failed) == tried:
             raise _AllFailed(failed)
         return _Skew(None, None, int(self._clock() * 1000), failed)
+
+    def _listed(self, name: str, asset: str) -> bool | None:
+        """Whether `name` lists options on `asset`: True, False, or None (not known now)."""
+        if name == "deribit":
+            if asset in DERIBIT_INVERSE:
+                return True
+            book = self._cache.peek((SHARED, "deribit_book:USDC"))
+            if book is not None:
+                return asset in book
+        known = self._option_listing.get((name, asset))
+        if known is not None and known[1] > self._clock():
+            return bool(known[0])
+        return None
+
+    def _note_listing(self, name: str, asset: str, lists: bool) -> None:
+        until = self._clock() + self.settings.markets_refresh_s
+        self._option_listing[(name, asset)] = (lists, until)
 
     async def _option_quotes(self, name: str, asset: str, deadline: float) -> list[OptionQuote]:
         if name == "deribit":
             currency = asset if asset in DERIBIT_INVERSE else "USDC"
             book = await self._cache.get(
-                ("*", f"deribit_book:{currency}"),
+                (SHARED, f"deribit_book:{currency}"),
                 SKEW_TTL_S,
                 _bind(self._fetch_deribit_book, currency, deadline),
             )
-            return [q for base, q in book if base == asset]
+            return list(book.get(asset, ()))
         if name == "okx":
             return await self._listed_options(
                 "okx",
@@ -562,10 +692,10 @@ class LiveMarket:
 
     async def _fetch_deribit_book(
         self, currency: str, deadline: float
-    ) -> list[tuple[str, OptionQuote]]:
-        """One `get_book_summary_by_currency` request: every option of the currency."""
+    ) -> dict[str, tuple[OptionQuote, ...]]:
+        """One `get_book_summary_by_currency` request: every option of the currency, by base."""
         ex = self._venues["deribit"].exchange
-        return await self.policy.call(  # type: ignore[no-any-return]
+        rows = await self.policy.call(
             "deribit",
             "book summary",
             ex.publicGetGetBookSummaryByCurrency,
@@ -573,6 +703,10 @@ class LiveMarket:
             deadline=deadline,
             validate=convert.deribit_book,
         )
+        by_base: dict[str, list[OptionQuote]] = {}
+        for base, q in rows:
+            by_base.setdefault(base, []).append(q)
+        return {base: tuple(quotes) for base, quotes in by_base.items()}
 
 
 # ---- assembly ---------------------------------------------------------------------------
@@ -612,9 +746,11 @@ def _assemble(
 
     price = results.get("price")
     price = price if isinstance(price, _Price) else None
-    cut = price.read_ms if price else asof_ms
-    ohlcv_1d = convert.closed_ohlcv(price.rows_1d if price else [], cut, DAY_MS)
-    ohlcv_1h = convert.closed_ohlcv(price.rows_1h if price else [], cut, HOUR_MS)
+    if price is not None:
+        ohlcv_1d, ohlcv_1h = price.daily.frame, price.hourly.frame
+    else:
+        ohlcv_1d = convert.closed_ohlcv([], asof_ms, DAY_MS)
+        ohlcv_1h = convert.closed_ohlcv([], asof_ms, HOUR_MS)
     oi_1h: dict[str, Any] = {}
     oi_1d: dict[str, Any] = {}
     for v in listing:
@@ -679,6 +815,52 @@ def _assemble(
 def _venue_oi_usd(venue: str, oi_1h: dict[str, Any], oi_1d: dict[str, Any]) -> float | None:
     """A venue's funding weight: its newest hourly OI in USD, else its newest daily one."""
     return convert.last_value(oi_1h.get(venue)) or convert.last_value(oi_1d.get(venue))
+
+
+def _no_longer_than(ttl_s: float) -> Callable[[Any, float], float]:
+    """`ttl_s`, or less when the value's parts expire sooner (`expires_at`)."""
+
+    def expires(value: Any, now_s: float) -> float:
+        return min(now_s + ttl_s, getattr(value, "expires_at", float("inf")))
+
+    return expires
+
+
+def _until_next_bar(
+    bar_ms: int, short_ttl_s: float, newest: Callable[[Any], int | None]
+) -> Callable[[Any, float], float]:
+    """A TTL for closed bars: a series holding the newest bar that has closed lives until the
+    next one closes (plus the venues' publishing lag); one still lacking it, the short TTL."""
+
+    def expires(value: Any, now_s: float) -> float:
+        now_ms = int(now_s * 1000)
+        last_closed_open = now_ms - now_ms % bar_ms - bar_ms
+        newest_open = newest(value)
+        if newest_open is not None and newest_open >= last_closed_open:
+            return (last_closed_open + 2 * bar_ms) / 1000 + BAR_PUBLISH_LAG_S
+        return now_s + short_ttl_s
+
+    return expires
+
+
+def _newest_candle(value: _Candles) -> int | None:
+    return value.newest_open
+
+
+def _newest_oi_bar(value: _Oi) -> int | None:
+    return value.bars[-1][0] if value.bars else None
+
+
+def _until_next_settlement(value: _History, now_s: float) -> float:
+    """Settled funding lives until the next settlement is due (if the latest one is in)."""
+    if value.failure is not None or len(value.rows) < 2:
+        return now_s + FUNDING_TTL_S
+    step_ms = round((convert.interval_from_history(value.rows) or 8.0) * HOUR_MS)
+    now_ms = int(now_s * 1000)
+    latest_due = now_ms - now_ms % step_ms
+    if value.rows[-1][0] < latest_due:
+        return now_s + FUNDING_TTL_S
+    return (latest_due + step_ms) / 1000 + BAR_PUBLISH_LAG_S
 
 
 def _markets_reason(detail: str) -> str:

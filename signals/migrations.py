@@ -152,6 +152,26 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        7,
+        # the hourly rollup of liq_minutes, kept in the same transaction as the minutes: a
+        # check reads 168 hours × venues × sides rows instead of grouping a week of minutes
+        # (issue 12). Filled from the minutes already stored.
+        """
+        CREATE TABLE liq_hours (
+            asset TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            side TEXT NOT NULL CHECK (side IN ('long', 'short')),
+            hour INTEGER NOT NULL,
+            usd REAL NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (asset, hour, venue, side)
+        ) WITHOUT ROWID;
+        INSERT INTO liq_hours (asset, venue, side, hour, usd, count)
+            SELECT asset, venue, side, (ts / 3600000) * 3600000, SUM(usd), SUM(count)
+            FROM liq_minutes GROUP BY asset, venue, side, (ts / 3600000) * 3600000;
+        """,
+    ),
+    (
         8,
         # the track record's history (docs/track-record.md): what the venues answered for long
         # histories (daily candles, open interest per venue, funding settlements) and what the

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import difflib
+import functools
 import logging
 import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,7 +19,7 @@ from signals.errors import NoMarketData, NotInSnapshot
 from signals.grade import CheckResult, grade_check
 from signals.idea import TradeIdea
 from signals.liq_history import read_liquidations
-from signals.market import AssetData
+from signals.market import DAY_MS, HOUR_MS, AssetData
 from signals.snapshot import load_snapshot
 
 if TYPE_CHECKING:
@@ -92,14 +96,34 @@ class SnapshotSource:
 
 class LiveSource:
     """Market state from the venues (ccxt REST), with liquidations and skew history from the
-    local store (both recorded here, next to each other, never by the REST module)."""
+    local store (both recorded here, next to each other, never by the REST module).
 
-    def __init__(self, settings: Settings, store: Store | None, market: Any = None) -> None:
+    The store is read alongside the venue requests, never after them, and what it gives is
+    kept in memory: the liquidation hours until the next hour closes (re-read at most once a
+    `HISTORY_REFRESH_S`, for rows the collector or the backfill add late), the recorded skew
+    samples until `HISTORY_REFRESH_S`, with every sample this process records added as it
+    goes. A warm check touches no file. Both memories hold at most `MAX_ASSETS` assets.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None,
+        market: Any = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        from signals.cache import MAX_ASSETS, LruDict
         from signals.live import LiveMarket
 
         self.settings = settings
         self.store = store
         self.market = market if market is not None else LiveMarket(settings)
+        self._clock = clock or getattr(self.market, "_clock", None) or time.time
+        self._liquidations: LruDict = LruDict(MAX_ASSETS)
+        self._skew: LruDict = LruDict(MAX_ASSETS)
+        self._reads: dict[tuple[str, str], asyncio.Task[Any]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+        self.history_reads = 0
 
     @property
     def policy(self) -> Any:
@@ -114,47 +138,169 @@ class LiveSource:
         if wait_for_markets:
             await self.market.ready(self.settings.request_timeout_s)
 
+    async def flush(self) -> None:
+        """Wait until every skew sample recorded so far is in the store."""
+        await asyncio.gather(*list(self._writes), return_exceptions=True)
+
     async def close(self) -> None:
-        """Close every exchange."""
+        """Finish recording, close every exchange."""
+        for task in list(self._reads.values()):
+            task.cancel()
+        await asyncio.gather(*self._reads.values(), return_exceptions=True)
+        await self.flush()
         await self.market.close()
 
     def known_assets(self) -> set[str]:
         """Base symbols with a USDT-margined perpetual on any venue."""
         return set(self.market.known_assets())
 
+    def exchange_with_markets(self, venue: str) -> Any:
+        """The venue's REST exchange when its markets are loaded (the collector shares them)."""
+        finder = getattr(self.market, "exchange_with_markets", None)
+        return finder(venue) if finder is not None else None
+
     async def fetch_asset(self, asset: str) -> tuple[int, AssetData]:
         """Live inputs, with the collector's liquidation buckets, their coverage and the
-        recorded skew history merged in (the fresh skew sample is recorded first)."""
-        asof, data = await self.market.fetch_asset(asset)
+        recorded skew history merged in (the fresh skew sample is recorded, in the
+        background)."""
+        asset = asset.strip().upper()
         if self.store is None:
-            return asof, data
-        frame, coverage, skew, skew_since = await asyncio.to_thread(self._read_history, data, asof)
-        sources = {**data.sources, "skew_history_since": skew_since}
+            return await self.market.fetch_asset(asset)  # type: ignore[no-any-return]
+        now_ms = int(self._clock() * 1000)
+        # the store is read while the venues are asked: the reads cost the check no time
+        liq_read = asyncio.ensure_future(self._liquidations_at(asset, now_ms))
+        skew_read = asyncio.ensure_future(self._skew_rows(asset, now_ms))
+        try:
+            asof, data = await self.market.fetch_asset(asset)
+            liq, skew_rows = await asyncio.gather(liq_read, skew_read)
+        except BaseException:
+            liq_read.cancel()
+            skew_read.cancel()
+            raise
+        if liq.hour_end != _hour_end(asof):  # an hour closed while the venues answered
+            liq = await self._liquidations_at(asset, asof)
+        skew, since = self._merge_skew(asset, asof, skew_rows, data.skew_rr25_30d)
+        sources = {**data.sources, "skew_history_since": since}
         return asof, dataclasses.replace(
             data,
-            liquidations_1h=frame,
-            liq_coverage=coverage,
+            liquidations_1h=liq.frame,
+            liq_coverage=liq.coverage,
             skew_rr25_30d=skew,
             sources=sources,
         )
 
-    def _read_history(self, data: AssetData, asof: int) -> tuple[Any, Any, Any, int | None]:
-        """Store I/O of one check, off the event loop: record skew, read liquidations and skew."""
-        from signals.skew_history import record_skew, skew_with_history
+    # ---- liquidations -------------------------------------------------------------------
 
+    async def _liquidations_at(self, asset: str, at_ms: int) -> _LiqHours:
+        """The closed hours before `at_ms`: from memory while fresh, else one store read."""
+        hour_end = _hour_end(at_ms)
+        held: _LiqHours | None = self._liquidations.get(asset)
+        now = self._clock()
+        if (
+            held is not None
+            and held.hour_end == hour_end
+            and now < held.read_at + HISTORY_REFRESH_S
+        ):
+            return held
+        read = await self._shared_read(
+            (asset, f"liq:{hour_end}"), lambda: self._read_liquidations(asset, at_ms)
+        )
+        self._liquidations[asset] = read
+        return read  # type: ignore[no-any-return]
+
+    def _read_liquidations(self, asset: str, at_ms: int) -> _LiqHours:
         assert self.store is not None
         th = self.settings.thresholds
-        record_skew(self.store, data.asset, data.skew_rr25_30d)
+        read_at = self._clock()
         # read_liquidations degrades itself on a broken store (the flag is then unknown)
         frame, coverage = read_liquidations(
-            self.store,
-            data.asset,
-            asof,
-            hours=th.liq_window_buckets,
-            min_buckets=th.liq_min_buckets,
+            self.store, asset, at_ms, hours=th.liq_window_buckets, min_buckets=th.liq_min_buckets
         )
-        skew, since = skew_with_history(self.store, data.asset, asof, data.skew_rr25_30d)
-        return frame, coverage, skew, since
+        return _LiqHours(_hour_end(at_ms), frame, coverage, read_at)
+
+    # ---- skew ---------------------------------------------------------------------------
+
+    async def _skew_rows(self, asset: str, now_ms: int) -> dict[int, float]:
+        """The recorded samples of the asset (30 days back), from memory while fresh."""
+        held: _SkewRows | None = self._skew.get(asset)
+        now = self._clock()
+        if held is not None and now < held.read_at + HISTORY_REFRESH_S:
+            return held.rows
+        read = await self._shared_read((asset, "skew"), lambda: self._read_skew(asset, now_ms))
+        current: _SkewRows | None = self._skew.get(asset)
+        if current is not None and current.read_at > read.read_at:
+            return current.rows
+        self._skew[asset] = read
+        return read.rows  # type: ignore[no-any-return]
+
+    def _read_skew(self, asset: str, now_ms: int) -> _SkewRows:
+        from signals.skew_history import SKEW_HISTORY_MS, read_skew
+
+        assert self.store is not None
+        read_at = self._clock()
+        # a day of margin: samples recorded later than now_ms are added as they are recorded
+        rows = read_skew(self.store, asset, now_ms - SKEW_HISTORY_MS - DAY_MS, now_ms + DAY_MS)
+        return _SkewRows(dict(rows), read_at)
+
+    def _merge_skew(
+        self, asset: str, asof: int, rows: dict[int, float], fresh: Any
+    ) -> tuple[Any, int | None]:
+        """The 30 days of samples up to asof with the fresh one in; record the fresh one."""
+        from signals.skew_history import skew_series
+
+        new = [(int(ts), float(rr)) for ts, rr in fresh.items() if int(ts) <= asof]
+        unrecorded = [(ts, rr) for ts, rr in new if rows.get(ts) != rr]
+        if unrecorded:
+            held: _SkewRows | None = self._skew.get(asset)
+            if held is not None:  # the memory holds what this process records
+                held.rows.update(unrecorded)
+            self._record(asset, unrecorded)
+        return skew_series({**rows, **dict(new)}, asof)
+
+    def _record(self, asset: str, samples: list[tuple[int, float]]) -> None:
+        from signals.skew_history import record_skew_rows
+
+        store = self.store
+        assert store is not None
+        task = asyncio.ensure_future(asyncio.to_thread(record_skew_rows, store, asset, samples))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    # ---- store reads, off the event loop, one at a time per key -----------------------------
+
+    async def _shared_read(self, key: tuple[str, str], read: Callable[[], Any]) -> Any:
+        task = self._reads.get(key)
+        if task is None:
+            self.history_reads += 1
+            task = asyncio.ensure_future(asyncio.to_thread(read))
+            self._reads[key] = task
+            task.add_done_callback(functools.partial(_forget, self._reads, key))
+        return await asyncio.shield(task)
+
+
+HISTORY_REFRESH_S = 60.0
+
+
+@dataclass(frozen=True)
+class _LiqHours:
+    hour_end: int
+    frame: Any
+    coverage: Any
+    read_at: float
+
+
+@dataclass
+class _SkewRows:
+    rows: dict[int, float]
+    read_at: float
+
+
+def _forget(reads: dict[tuple[str, str], Any], key: tuple[str, str], _task: Any) -> None:
+    reads.pop(key, None)
+
+
+def _hour_end(ms: int) -> int:
+    return int(ms) - int(ms) % HOUR_MS
 
 
 class CheckService:
@@ -176,6 +322,11 @@ class CheckService:
         # the daily track records (signals/track.py): a check of a watched asset carries its
         # one-line track record; None until the bot sets it up
         self.track: TrackBook | None = None
+
+        from signals.cache import MAX_ASSETS, LruDict
+
+        # asset → (asof, the state, its both-sides grade at 1x): see `market`
+        self._markets: LruDict = LruDict(MAX_ASSETS)
 
     def _default_source(self) -> MarketSource:
         if self.settings.snapshot_path:
@@ -202,7 +353,10 @@ class CheckService:
             from signals.collector import LiquidationCollector
 
             self.collector = LiquidationCollector(
-                self.settings, self.store, policy=self.source.policy
+                self.settings,
+                self.store,
+                policy=self.source.policy,
+                markets_of=self.source.exchange_with_markets,
             )
             await self.collector.start()
 
@@ -238,12 +392,22 @@ class CheckService:
         return self.track.attach(result) if self.track is not None else result
 
     async def market(self, asset: str) -> CheckResult:
-        """Both sides graded at 1x: the dashboard's flag counts per side."""
-        return await self.check(TradeIdea(asset=asset.upper(), side=None))
+        """Both sides graded at 1x: the dashboard's flag counts per side.
+
+        Graded once per market state: the dashboard, the watcher and every group's summary
+        asking for the same asset and data time share one grade (the track line is attached
+        on every call: the daily job may have recorded a new one since)."""
+        result, _ = await self.market_state(asset)
+        return self.track.attach(result) if self.track is not None else result
 
     async def market_state(self, asset: str) -> tuple[CheckResult, AssetData]:
         """Both sides graded at 1x and the inputs they were graded from, from one read: a
         chart draws the very data its title's verdicts come from."""
+        asset = asset.upper()
         asof, data = await self.asset_state(asset)
-        idea = TradeIdea(asset=asset.upper(), side=None)
-        return grade_check(idea, data, asof, self.thresholds), data
+        held = self._markets.get(asset)
+        if held is not None and held[0] == asof and held[1] is data:
+            return held[2], data
+        result = grade_check(TradeIdea(asset=asset, side=None), data, asof, self.thresholds)
+        self._markets[asset] = (asof, data, result)
+        return result, data

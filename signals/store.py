@@ -28,13 +28,14 @@ from signals.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
 # How long a write waits for a lock another connection holds before giving up. Writes are
 # milliseconds long, so a wait this long means someone else holds the file.
 BUSY_TIMEOUT_S = 1.0
 # Tables the bot needs; a file without them after migrating is not a Preflight store.
 REQUIRED_TABLES = frozenset(
     {"samples", "liq_minutes", "liq_coverage", "liq_gaps", "chats", "subscriptions"}
-    | {"watch_state", "outbox"}
+    | {"watch_state", "outbox", "liq_hours"}
 )
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -366,7 +367,8 @@ class Store:
         replace: bool = False,
     ) -> None:
         """Store minute buckets (added to, or with replace=True overwriting, what is there)
-        and coverage spans (extended to the later end) in one transaction."""
+        and coverage spans (extended to the later end) in one transaction; the hourly rollup
+        (`liq_hours`) is kept in step in the same transaction."""
         minute_rows = [
             (m.asset, m.venue, m.side, int(m.ts) - int(m.ts) % MINUTE_MS, float(m.usd), m.count)
             for m in minutes
@@ -390,6 +392,12 @@ class Store:
                 f"ON CONFLICT(asset, ts, venue, side) DO UPDATE SET {update}",
                 minute_rows,
             )
+            if replace:
+                _recount_hours(
+                    conn, {(a, v, ts - ts % HOUR_MS) for a, v, _, ts, _, _ in minute_rows}
+                )
+            else:
+                _add_to_hours(conn, minute_rows)
             conn.executemany(
                 "INSERT INTO liq_coverage(asset, venue, start_ms, end_ms, source) "
                 "VALUES (?, ?, ?, ?, ?) "
@@ -420,12 +428,23 @@ class Store:
     def read_liq_hours(
         self, asset: str, since_ms: int, until_ms: int
     ) -> list[tuple[str, str, int, float]]:
-        """`(venue, side, hour_ts, usd)` sums of one asset's minutes in [since_ms, until_ms)."""
-        rows = self.connect().execute(
-            "SELECT venue, side, (ts / 3600000) * 3600000 AS hour, SUM(usd) FROM liq_minutes "
-            "WHERE asset = ? AND ts >= ? AND ts < ? GROUP BY venue, side, hour ORDER BY hour",
-            (asset, int(since_ms), int(until_ms)),
-        )
+        """`(venue, side, hour_ts, usd)` sums of one asset's minutes in [since_ms, until_ms).
+
+        Whole hours come from the hourly rollup; a window cut inside an hour is summed from
+        the minutes."""
+        if since_ms % HOUR_MS == 0 and until_ms % HOUR_MS == 0:
+            rows = self.connect().execute(
+                "SELECT venue, side, hour, usd FROM liq_hours "
+                "WHERE asset = ? AND hour >= ? AND hour < ? ORDER BY hour",
+                (asset, int(since_ms), int(until_ms)),
+            )
+        else:
+            rows = self.connect().execute(
+                "SELECT venue, side, (ts / 3600000) * 3600000 AS hour, SUM(usd) "
+                "FROM liq_minutes WHERE asset = ? AND ts >= ? AND ts < ? "
+                "GROUP BY venue, side, hour ORDER BY hour",
+                (asset, int(since_ms), int(until_ms)),
+            )
         return [(v, s, int(h), float(u)) for v, s, h, u in rows]
 
     def read_liq_coverage(self, asset: str, since_ms: int, until_ms: int) -> list[CoverageSpan]:
@@ -453,6 +472,25 @@ class Store:
         with self.transaction() as conn:
             gone = conn.execute("DELETE FROM samples WHERE ts < ?", (cut,)).rowcount
             gone += conn.execute("DELETE FROM liq_minutes WHERE ts < ?", (cut,)).rowcount
+            first_hour = cut - cut % HOUR_MS
+            conn.execute("DELETE FROM liq_hours WHERE hour < ?", (first_hour,))
+            if cut > first_hour:  # the hour the cut falls in keeps only its later minutes
+                conn.execute(
+                    "DELETE FROM liq_hours WHERE hour = ? AND NOT EXISTS (SELECT 1 FROM "
+                    "liq_minutes m WHERE m.asset = liq_hours.asset AND m.venue = liq_hours.venue "
+                    "AND m.side = liq_hours.side AND m.ts >= ? AND m.ts < ?)",
+                    (first_hour, first_hour, first_hour + HOUR_MS),
+                )
+                _recount_hours(
+                    conn,
+                    set(
+                        conn.execute(
+                            "SELECT DISTINCT asset, venue, ? FROM liq_minutes "
+                            "WHERE ts >= ? AND ts < ?",
+                            (first_hour, first_hour, first_hour + HOUR_MS),
+                        )
+                    ),
+                )
             gone += conn.execute("DELETE FROM liq_coverage WHERE end_ms <= ?", (cut,)).rowcount
             gone += conn.execute("DELETE FROM liq_gaps WHERE end_ms <= ?", (cut,)).rowcount
         return gone
@@ -614,6 +652,35 @@ class Store:
             StoredTrackRecord(a, s, int(t), int(n), int(h), float(m), int(c), d)
             for a, s, t, n, h, m, c, d in rows
         ]
+
+
+def _add_to_hours(
+    conn: sqlite3.Connection, minute_rows: Iterable[tuple[str, str, str, int, float, int]]
+) -> None:
+    """Add minute buckets to their hours in the rollup."""
+    hours: dict[tuple[str, str, str, int], list[float]] = {}
+    for asset, venue, side, ts, usd, count in minute_rows:
+        total = hours.setdefault((asset, venue, side, ts - ts % HOUR_MS), [0.0, 0])
+        total[0] += usd
+        total[1] += count
+    conn.executemany(
+        "INSERT INTO liq_hours(asset, venue, side, hour, usd, count) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(asset, hour, venue, side) DO UPDATE SET "
+        "usd = usd + excluded.usd, count = count + excluded.count",
+        [(*key, usd, int(count)) for key, (usd, count) in hours.items()],
+    )
+
+
+def _recount_hours(conn: sqlite3.Connection, hours: Iterable[tuple[str, str, int]]) -> None:
+    """Sum the rollup of `(asset, venue, hour)` again from its minutes (after overwriting)."""
+    conn.executemany(
+        "INSERT INTO liq_hours(asset, venue, side, hour, usd, count) "
+        "SELECT asset, venue, side, ?, SUM(usd), SUM(count) FROM liq_minutes "
+        "WHERE asset = ? AND venue = ? AND ts >= ? AND ts < ? GROUP BY side "
+        "ON CONFLICT(asset, hour, venue, side) DO UPDATE SET "
+        "usd = excluded.usd, count = excluded.count",
+        [(hour, asset, venue, hour, hour + HOUR_MS) for asset, venue, hour in hours],
+    )
 
 
 def _statements(sql: str) -> list[str]:

@@ -1,6 +1,8 @@
 """The one request policy every REST call to a venue goes through, live checks and backfill alike.
 
-- **Timeout** per request (`request_timeout_s`), on top of ccxt's own.
+- **Timeout** per request (`request_timeout_s`), on top of ccxt's own. It counts from the
+  moment the request leaves ccxt's rate limiter: a request queued behind a venue's limit
+  (many checks at once) is not a hung venue and never cools it down.
 - **Retries** only for quick, transient failures (5xx, a refused or reset connection), once,
   and only while the caller's deadline leaves room. A hang, a 429 or a 418 is never retried.
 - **Retry-After** is honoured: a 429/418 cools the venue down for the time it asks (60 s / 120 s
@@ -11,8 +13,9 @@
   the venue is used again once that retry answers.
 - **Validation at the boundary**: `install` hooks each exchange's HTTP layer
   (`on_rest_response`), so an HTML page with status 200, a truncated or empty body or a
-  non-object body is refused before ccxt parses it; `call(validate=…)` then checks what the
-  answer means (an empty list is "empty answer to …").
+  non-object body is refused before ccxt parses it (the body is parsed once, and ccxt reads
+  that parse); `call(validate=…)` then checks what the answer means (an empty list is
+  "empty answer to …").
 
 Every failure becomes one `VenueFailure` (a `VenueUnavailable`) whose `detail` is the short
 reason the reply and `sources.failed` show.
@@ -22,8 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import email.utils
-import json
 import logging
 import math
 import time
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import ccxt
+import orjson
 
 from signals.errors import VenueUnavailable
 
@@ -50,6 +54,11 @@ RETRY_BACKOFF_S = 0.2
 RETRY_MIN_LEFT_S = 1.0
 # how often a background retry re-reads the (possibly moved) clock while it waits
 REVIVE_POLL_S = 0.25
+# a request waits at most this long in ccxt's rate limiter (checks queued behind a venue's
+# limit); past it, it is given up like a hang
+MAX_QUEUE_S = 60.0
+# ccxt's own timeout covers the network exchange; ours is the safety net just behind it
+TIMEOUT_MARGIN_S = 0.5
 
 
 class BoundaryError(Exception):
@@ -131,18 +140,40 @@ def retry_after_s(headers: Mapping[str, Any] | None, now: float) -> float | None
 
 def body_problem(body: str) -> str | None:
     """Why a 2xx body is not a JSON object or array, or None when it is one."""
+    return parse_body(body)[0]
+
+
+def parse_body(body: str) -> tuple[str | None, Any]:
+    """(why a 2xx body is not a JSON object or array, or None; the parsed body)."""
     text = body.strip()
     if not text:
-        return "empty body"
+        return "empty body", None
     if text[0] == "<":
-        return "HTML page"
+        return "HTML page", None
     try:
-        parsed = json.loads(text)
+        parsed = orjson.loads(text)
     except ValueError:
-        return "truncated JSON" if text[0] in "{[" else "not JSON"
+        return ("truncated JSON" if text[0] in "{[" else "not JSON"), None
     if not isinstance(parsed, dict | list):
-        return "non-object body"
-    return None
+        return "non-object body", None
+    return None, parsed
+
+
+class _Slot:
+    """One request's passage through ccxt's rate limiter: when it queued, when it left."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.queued = loop.create_future()
+        self.released = loop.create_future()
+
+
+# the request `call` is running in this task (ccxt's throttle reports to it)
+_SLOT: contextvars.ContextVar[_Slot | None] = contextvars.ContextVar("venue_slot", default=None)
+
+
+def _mark(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class RequestPolicy:
@@ -175,7 +206,11 @@ class RequestPolicy:
         ):
             return exchange
         original = exchange.on_rest_response
+        original_parse_json = exchange.parse_json
         clock = self._clock
+        # the body parsed at the boundary, handed to ccxt's parse_json right after (the two
+        # run back to back, with no await between them)
+        parsed_last: list[Any] = [None, None]
 
         def on_rest_response(
             code: Any,
@@ -198,12 +233,35 @@ class RequestPolicy:
             if status >= 500:
                 raise ServerError(status)
             if 200 <= status < 300:
-                problem = body_problem(text if isinstance(text, str) else "")
+                problem, parsed = parse_body(text if isinstance(text, str) else "")
                 if problem is not None:
                     raise MalformedAnswer(problem)
+                parsed_last[0], parsed_last[1] = text, parsed
             return text
 
+        def parse_json(http_response: Any) -> Any:
+            text, parsed = parsed_last
+            parsed_last[0] = parsed_last[1] = None
+            if text is not None and text is http_response:
+                return parsed
+            return original_parse_json(http_response)
+
         exchange.on_rest_response = on_rest_response
+        exchange.parse_json = parse_json
+        throttle = getattr(exchange, "throttle", None)
+        if throttle is not None:
+
+            async def throttled(cost: Any = None) -> Any:
+                slot = _SLOT.get()
+                if slot is not None:
+                    _mark(slot.queued)
+                try:
+                    return await throttle(cost)
+                finally:
+                    if slot is not None:
+                        _mark(slot.released)
+
+            exchange.throttle = throttled
         exchange._preflight_boundary = True
         return exchange
 
@@ -316,7 +374,7 @@ class RequestPolicy:
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             self.requests[venue] = self.requests.get(venue, 0) + 1
             try:
-                answer = await asyncio.wait_for(fn(*args, **kwargs), self.request_timeout_s)
+                answer = await self._send(fn, args, kwargs)
                 return validate(answer) if validate is not None else answer
             except absent_on:
                 raise
@@ -357,6 +415,40 @@ class RequestPolicy:
                 log.warning("%s %s: unreadable answer: %r", venue, what, e)
                 raise VenueFailure(venue, f"malformed answer to {what} (unreadable)") from e
         raise AssertionError("unreachable: every attempt returns or raises")
+
+    async def _send(
+        self, fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
+        """Await one request; the timeout starts once it has left ccxt's rate limiter."""
+        loop = asyncio.get_running_loop()
+        slot = _Slot(loop)
+        token = _SLOT.set(slot)
+        try:
+            task: asyncio.Future[T] = asyncio.ensure_future(fn(*args, **kwargs))
+        finally:
+            _SLOT.reset(token)
+        try:
+            started = loop.time()
+            # a ccxt call reaches its rate limiter within moments; anything else is timed
+            # from the start
+            await asyncio.wait(
+                {task, slot.queued},
+                timeout=self.request_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if task.done():
+                return task.result()
+            if slot.queued.done():
+                await asyncio.wait(
+                    {task, slot.released}, timeout=MAX_QUEUE_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                left = self.request_timeout_s + TIMEOUT_MARGIN_S
+            else:
+                left = max(0.0, self.request_timeout_s - (loop.time() - started))
+            return await asyncio.wait_for(asyncio.shield(task), left)
+        except BaseException:
+            task.cancel()
+            raise
 
     async def paginate(
         self,

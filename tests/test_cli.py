@@ -1,7 +1,13 @@
-"""SPEC §7 CLI in a subprocess: text and JSON output, exit codes, and an independent oracle."""
+"""SPEC §7 CLI: text and JSON output, exit codes, and an independent oracle.
+
+Most runs go through `cli.main` in this process (the same code path, without an interpreter
+start); a few per exit status go through a real `python bot.py` (`run_real`), which is what
+proves the entry point, its exit status and that nothing but the answer is printed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -10,7 +16,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +116,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> Run:
+def run_real(*args: str, cwd: Path | None = None) -> Run:
     """Run `python bot.py check …` in a fresh interpreter."""
     proc = subprocess.run(
         [sys.executable, str(BOT), "check", *args],
@@ -126,10 +131,33 @@ def run_cli(*args: str, cwd: Path | None = None) -> Run:
     return Run(proc)
 
 
+@contextlib.contextmanager
+def _without_overrides() -> Iterator[None]:
+    """os.environ without threshold overrides of whoever runs the tests (as `_env`)."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k in ENV_FIELDS}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> Run:
+    """Run `check …` through cli.main in this process, from `cwd`, as the real CLI would."""
+    with _without_overrides(), contextlib.chdir(cwd or ROOT):
+        return run_main(*args)
+
+
 def run_many(arg_lists: Sequence[Sequence[str]], cwd: Path) -> list[Run]:
-    """Run several CLI invocations side by side (each in its own interpreter)."""
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda a: run_cli(*a, cwd=cwd), arg_lists))
+    """Run several CLI invocations one after another, in this process."""
+    return [run_cli(*a, cwd=cwd) for a in arg_lists]
+
+
+def run_many_real(arg_lists: Sequence[Sequence[str]], cwd: Path) -> list[Run]:
+    """Run several CLI invocations side by side, each in its own interpreter."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda a: run_real(*a, cwd=cwd), arg_lists))
 
 
 def assert_clean_failure(run: Run, code: int) -> None:
@@ -144,7 +172,7 @@ def assert_clean_failure(run: Run, code: int) -> None:
 
 
 def test_demo_text_reply() -> None:
-    run = run_cli("ETH", "long", "5x", "--demo")
+    run = run_real("ETH", "long", "5x", "--demo")
     assert run.code == 0, run.err
     assert "Traceback" not in run.err
     first = run.out.strip().splitlines()[0]
@@ -252,6 +280,15 @@ def test_bad_idea_words_exit_2(words: list[str]) -> None:
     assert_clean_failure(run_cli(*words), 2)
 
 
+def test_bad_input_exits_2_from_a_real_interpreter() -> None:
+    assert_clean_failure(run_real("ETH", "long", "500x", "--demo"), 2)
+
+
+def test_no_market_data_exits_3_from_a_real_interpreter(tmp_path: Path) -> None:
+    path = write_doc(tmp_path / "s.json", snapshot_doc({"ETH": asset_json()}))
+    assert_clean_failure(run_real("DOGE", "long", "--snapshot", str(path), cwd=tmp_path), 3)
+
+
 @pytest.fixture(scope="module")
 def no_data_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     """Runs against a snapshot with an empty, a bare and a populated asset."""
@@ -298,17 +335,7 @@ def test_asset_with_only_hourly_prices_is_graded(no_data_runs: dict[str, Run]) -
 
 CASES = malformed_cases()
 # one of each kind, also run in a real interpreter (the rest run in-process through cli.main)
-SUBPROCESS_CASES = {
-    "missing-format",
-    "wrong-format",
-    "top-level-list",
-    "truncated",
-    "close-nan",
-    "oi-infinity",
-    "ohlcv-1d-unsorted",
-    "liq-duplicate",
-    "funding-rate-string",
-}
+SUBPROCESS_CASES = {"missing-format", "truncated", "close-nan"}
 
 
 def run_main(*args: str) -> Run:
@@ -343,10 +370,11 @@ def malformed_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def malformed_subprocess_runs(malformed_files: dict[str, str]) -> dict[str, Run]:
-    """The representative malformed cases, run side by side in real interpreters."""
+    """Representative malformed cases (a file, a syntax, a value), in real interpreters; every
+    case runs in-process above."""
     ids = sorted(SUBPROCESS_CASES)
     arg_lists = [["ETH", "long", "5x", "--snapshot", malformed_files[c], "--json"] for c in ids]
-    runs = run_many(arg_lists, Path(malformed_files[ids[0]]).parent)
+    runs = run_many_real(arg_lists, Path(malformed_files[ids[0]]).parent)
     return dict(zip(ids, runs, strict=True))
 
 
@@ -699,7 +727,7 @@ def oracle_runs(clean_cwd: Path) -> dict[int, tuple[dict, Run]]:
 def test_oracle_scenario_through_a_real_interpreter(tmp_path: Path) -> None:
     body = scenario(3)
     path = write_doc(tmp_path / "s.json", snapshot_doc({"ETH": body}))
-    run = run_cli("ETH", "long", "5x", "--snapshot", str(path), "--json", cwd=tmp_path)
+    run = run_real("ETH", "long", "5x", "--snapshot", str(path), "--json", cwd=tmp_path)
     assert run.code == 0, run.err
     m = spec_market(body, ASOF)
     doc = run.json()

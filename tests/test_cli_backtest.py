@@ -1,12 +1,14 @@
 """`python bot.py backtest …` (SPEC §9): text, JSON, chart, and every way the command line fails.
 
-Successful runs go through a fresh interpreter (`python bot.py`), like a user's; the many
-error cases call `cli.main` in-process with its own streams, and a few run as subprocesses to
-show no traceback ever reaches the terminal.
+The runs call `cli.main` in this process with its own streams (the same code path, without
+an interpreter start); the demo's reports, an error and `--help` also run in a fresh
+interpreter (`python bot.py`), like a user's, to show the entry point prints them and never a
+traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -64,6 +66,18 @@ class Run:
 
 
 def backtest(*args: str) -> Run:
+    """Run the command through `cli.main` in this process, from the repository root."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k in ENV_FIELDS}
+    try:
+        with contextlib.chdir(ROOT):
+            out, err = io.StringIO(), io.StringIO()
+            code = cli.main(["backtest", *args], stdout=out, stderr=err)
+    finally:
+        os.environ.update(saved)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def backtest_real(*args: str) -> Run:
     """Run the command in a fresh interpreter."""
     done = subprocess.run(
         [sys.executable, str(BOT), "backtest", *args],
@@ -94,12 +108,12 @@ def hand_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_text() -> Run:
-    return backtest("ETH", "--demo")
+    return backtest_real("ETH", "--demo")
 
 
 @pytest.fixture(scope="module")
 def demo_json() -> Run:
-    return backtest("ETH", "--demo", "--json")
+    return backtest_real("ETH", "--demo", "--json")
 
 
 # ---- the demo -----------------------------------------------------------------------------
@@ -363,9 +377,9 @@ def test_unwritable_chart_is_bad_input(
 
 
 def test_errors_never_show_a_traceback_in_a_real_run(tmp_path: Path) -> None:
-    assert one_line(backtest("--demo"), 2).endswith(EXAMPLE)
+    assert one_line(backtest_real("--demo"), 2).endswith(EXAMPLE)
     assert one_line(backtest("DOGE", "--demo"), 3) == "DOGE is not in the demo; it holds ETH."
-    both = backtest("ETH", "--demo", "--snapshot", str(tmp_path / "x.json"))
+    both = backtest_real("ETH", "--demo", "--snapshot", str(tmp_path / "x.json"))
     assert both.code == 2 and "either --snapshot FILE or --demo" in both.err
     assert "Traceback" not in both.err
 

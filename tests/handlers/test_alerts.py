@@ -311,3 +311,58 @@ async def test_check_button_under_an_alert_grades_now(
     assert check.message_id > alert.message_id
     assert check.text.startswith("WAIT · ETH long 1x")
     assert alert.text.startswith("🔴 ETH long: STRESS")  # the alert itself stays as it was
+
+
+# ---- the watcher's schedule ------------------------------------------------------------------
+
+
+def _poll_jobs(bot: GroupsHarness) -> dict[str, float]:
+    """Subscribed asset → seconds from now to its next poll."""
+    import time
+
+    assert bot.app.job_queue is not None
+    # the queue is not started in the harness: the first run is the trigger's start
+    return {
+        job.data: job.job.trigger.start_date.timestamp() - time.time()
+        for job in bot.app.job_queue.jobs()
+        if (job.name or "").startswith(f"{alerts.WATCHER_JOB}:")
+    }
+
+
+async def test_each_subscribed_asset_is_polled_at_its_own_time_in_the_interval(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    interval = bot.app.bot_data.settings.warn_interval_s
+    assert _poll_jobs(bot) == {}
+    await bot.send(dm, alice, "/subscribe eth")
+    await bot.send(dm, alice, "/subscribe btc long")
+    await bot.send(dm, alice, "/subscribe eth short")  # ETH already has its poll
+    due = _poll_jobs(bot)
+    assert sorted(due) == ["BTC", "ETH"]
+    assert all(0 < s <= interval + 1 for s in due.values())
+    # the offsets in the interval come from the asset, fixed: spread, not one burst
+    offsets = sorted(alerts.poll_offset(f"A{i}", interval) for i in range(20))
+    assert offsets[-1] - offsets[0] > interval / 2
+    assert len({round(o) for o in offsets}) >= 15
+    assert alerts.poll_offset("ETH", interval) == alerts.poll_offset("ETH", interval)
+
+
+async def test_an_asset_nobody_follows_any_more_stops_being_polled(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    from tests.helpers.telegram import run_job
+
+    await bot.send(dm, alice, "/subscribe eth")
+    await bot.send(dm, alice, "/unsubscribe eth")
+    await run_job(bot.app, alerts.asset_job_name("ETH"))
+    assert _poll_jobs(bot) == {}
+
+
+async def test_a_restart_schedules_every_subscribed_assets_poll(
+    api: GroupsBotAPI, settings: Settings, alice: FakeUser, dm: FakeChat
+) -> None:
+    async with GroupsHarness(api, settings, lambda: NOW) as first:
+        await first.send(dm, alice, "/subscribe sol")
+        await first.send(dm, alice, "/subscribe eth")
+    async with GroupsHarness(api, settings, lambda: NOW) as second:
+        assert sorted(_poll_jobs(second)) == ["ETH", "SOL"]

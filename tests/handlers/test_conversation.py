@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from handlers import alerts, daily
+from handlers import alerts
 from handlers.charts import chart_headlines
 from settings import Settings
 from signals.chart import HEIGHT_PX, WIDTH_PX, ChartCache, ChartHeadline, chart_png
@@ -199,7 +199,8 @@ async def test_the_daily_summary_chart_wears_the_regime_of_its_asset(
         drawn.append((data.asset, args, kwargs["headline"]))
         return chart_png(data, asof, *args, **kwargs)
 
-    monkeypatch.setattr(daily, "chart_png", recording_png)
+    # the summaries' charts are rendered through the bot's one ChartCache
+    bot.app.bot_data.charts = ChartCache(render=recording_png)
     await bot.send(dm, alice, "/daily 08:00 UTC BTC ETH SOL")
 
     await bot.run_job(f"daily:{dm.id}")
@@ -211,7 +212,7 @@ async def test_the_daily_summary_chart_wears_the_regime_of_its_asset(
     )
     assert photo.caption.splitlines()[0].endswith("most stressed today")
     [(asset, args, headline)] = drawn
-    assert (asset, args) == ("SOL", ())
+    assert (asset, args) == ("SOL", ("7d",))
     assert headline == ChartHeadline(
         "stress", ("open_interest", "liquidations", "skew"), side="long"
     )

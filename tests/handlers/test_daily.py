@@ -408,3 +408,39 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_settings(
     assert last_text(api, supergroup).startswith("Preflight daily")
     await bot.send(supergroup, admin, "/subscriptions")
     assert "SOL: long 🔴 stress" in last_text(api, supergroup)
+
+
+async def test_groups_due_at_the_same_minute_share_one_chart_and_one_grade(
+    bot: GroupsHarness, api: GroupsBotAPI, admin: FakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import signals.service
+    from handlers.daily import post_summary
+
+    groups = []
+    for n in range(6):
+        group = api.group_chat(f"Desk {n}")
+        api.make_admin(group, admin)
+        await bot.send(group, admin, "/daily 08:00 Europe/Berlin")
+        groups.append(group)
+    bd = bot.app.bot_data
+    graded: list[str] = []
+    real = signals.service.grade_check
+
+    def counted(idea, data, asof, thresholds):  # type: ignore[no-untyped-def]
+        graded.append(idea.asset)
+        return real(idea, data, asof, thresholds)
+
+    monkeypatch.setattr(signals.service, "grade_check", counted)
+    renders = bd.charts.renders
+
+    await asyncio.gather(*(post_summary(bd, g.id, False) for g in groups))
+
+    photos = [api.photos_in(g) for g in groups]
+    assert all(len(p) == 1 for p in photos)
+    assert len({p[0].image for p in photos}) == 1  # the same bytes for every group
+    assert bd.charts.renders == renders + 1
+    assert sorted(graded) == ["BTC", "ETH", "SOL"]  # once per asset and state, not per group
+    texts = [api.bot_messages(g)[-2].text.splitlines()[0] for g in groups]
+    assert texts == ["Preflight daily · demo data of Wed 20 May 2026, 02:00 (Europe/Berlin)"] * 6

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.alerts import WATCHER_JOB
+from handlers.alerts import asset_job_name
 from settings import Settings
 from signals.chart import HEIGHT_PX, WIDTH_PX
 from tests.helpers.fake_botapi import FakeChat, StoredMessage
@@ -80,18 +80,18 @@ async def test_group_summary_and_member_warnings_once_each_across_restarts(
         assert reply.text.startswith("🔔 Subscribed: ETH long + short")
 
         market.set("stressed")
-        await run_job(first.app, WATCHER_JOB)
+        await run_job(first.app, asset_job_name("ETH"))
         assert alert_heads(in_topic(api, forum)) == [STRESS]
 
     async with running(api, settings, clock) as second:
-        await run_job(second.app, WATCHER_JOB)  # still stressed: no repeat
+        await run_job(second.app, asset_job_name("ETH"))  # still stressed: no repeat
         market.set("calm")
-        await run_job(second.app, WATCHER_JOB)  # one calm poll is not enough
+        await run_job(second.app, asset_job_name("ETH"))  # one calm poll is not enough
         assert alert_heads(in_topic(api, forum)) == [STRESS]
 
     async with running(api, settings, clock) as third:
-        await run_job(third.app, WATCHER_JOB)  # the second calm poll, after a restart
-        await run_job(third.app, WATCHER_JOB)
+        await run_job(third.app, asset_job_name("ETH"))  # the second calm poll, after a restart
+        await run_job(third.app, asset_job_name("ETH"))
         await run_job(third.app, f"daily:{forum.id}")  # restored at start-up; today's is posted
 
     assert alert_heads(in_topic(api, forum)) == [STRESS, ALL_CLEAR]

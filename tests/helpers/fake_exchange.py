@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -89,7 +90,13 @@ class FakeExchangeServer:
         # slowed by limits the loopback does not need; the benchmark keeps the venues' own
         self.venue_rate_limits = venue_rate_limits
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # client (host, port) pairs seen: each new one is a new TCP connection (a handshake)
+        self.connections: set[tuple[str, int]] = set()
         self.faults: dict[tuple[str, str | None], Fault] = {}
+        # open liquidation websockets, frames sent to them (the collector benchmark's firehose)
+        self.streams: list[web.WebSocketResponse] = []
+        self.sent_frames = 0
+        self._stream_task: asyncio.Future[None] | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -146,13 +153,47 @@ class FakeExchangeServer:
 
     # ---- dispatch ---------------------------------------------------------------------
 
+    def stats(self) -> dict[str, Any]:
+        """Requests and TCP connections so far, per venue: what the benchmarks count."""
+        by_venue = Counter(v for v, _, _ in self.requests)
+        streaming = self._stream_task is not None and not self._stream_task.done()
+        return {
+            "frames_sent": self.sent_frames,
+            "streaming": streaming,
+            "requests": len(self.requests),
+            "connections": len(self.connections),
+            "by_venue": dict(by_venue),
+            "paths": {f"{v} {p}": n for (v, p), n in self.paths().items()},
+        }
+
+    def reset_stats(self) -> None:
+        """Forget the request log (connections still open stay counted as seen)."""
+        self.requests.clear()
+        self.connections.clear()
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        venue = HOST_VENUE.get(request.match_info["host"], request.match_info["host"])
+        host = request.match_info["host"]
+        if host == "_fake":  # the benchmarks' own: /_fake/stats, /_fake/reset, /_fake/latency
+            return self._control(request.match_info["path"], dict(request.query))
+        venue = HOST_VENUE.get(host, host)
         path = "/" + request.match_info["path"]
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._liquidation_stream(request, venue)
         query = dict(request.query)
         self.requests.append((venue, path, query))
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.connections.add((str(peer[0]), int(peer[1])))
+        # the latency is the whole answer time, as a venue's is: the answer is built while
+        # it runs, not after it (a venue answers many requests at once)
+        started = asyncio.get_running_loop().time()
+        response = await self._answer(venue, path, query)
+        left = self.latency_s - (asyncio.get_running_loop().time() - started)
+        if left > 0:
+            await asyncio.sleep(left)
+        return response
+
+    async def _answer(self, venue: str, path: str, query: dict[str, str]) -> web.Response:
         fault = self._fault_for(venue, path)
         if fault is not None:
             if fault.delay_s:
@@ -170,6 +211,72 @@ class FakeExchangeServer:
         body = handler(self.scenario, query)
         return web.Response(text=json.dumps(body), content_type="application/json")
 
+    async def _liquidation_stream(self, request: web.Request, venue: str) -> web.StreamResponse:
+        """Binance's all-market `!forceOrder@arr` websocket: answers the SUBSCRIBE, then sends
+        what `/_fake/stream` asks (the benchmarks' liquidation firehose)."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.streams.append(ws)
+        try:
+            async for message in ws:
+                if message.type != web.WSMsgType.TEXT:
+                    continue
+                ask = json.loads(message.data)
+                if isinstance(ask, dict) and "id" in ask:
+                    await ws.send_str(json.dumps({"result": None, "id": ask["id"]}))
+        finally:
+            self.streams.remove(ws)
+        return ws
+
+    async def _send_stream(self, rate: float, seconds: float, share: float) -> None:
+        """Send `rate` forceOrder frames a second for `seconds` to every open stream; a
+        `share` of them for the watchlist's symbols, the rest spread over the other perps."""
+        from tests.helpers.venues.scenario import FIRST_ASSETS
+
+        watched = [f"{a}USDT" for a in FIRST_ASSETS]
+        others = [f"{b}USDT" for b in [*self.scenario.assets, *self.scenario.extra_bases]]
+        others = [s for s in others if s not in watched] or watched
+        total = int(rate * seconds)
+        tick = 0.01
+        per_tick = max(1, int(rate * tick))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        now_ms = int(time.time() * 1000)
+        for n in range(total):
+            pool = watched if (n * 7919 % 1000) < share * 1000 else others
+            symbol = pool[n % len(pool)]
+            ts = now_ms + int(n * 1000 / rate)
+            frame = _force_order(symbol, "SELL" if n % 2 else "BUY", n, ts)
+            for ws in list(self.streams):
+                if not ws.closed:
+                    await ws.send_str(frame)
+            self.sent_frames += 1
+            if (n + 1) % per_tick == 0:
+                due = start + (n + 1) / rate
+                await asyncio.sleep(max(0.0, due - loop.time()))
+
+    def _control(self, what: str, query: dict[str, str]) -> web.Response:
+        if what == "stream":
+            rate = float(query.get("rate", "1000"))
+            seconds = float(query.get("seconds", "5"))
+            share = float(query.get("share", "0.3"))
+            self._stream_task = asyncio.ensure_future(self._send_stream(rate, seconds, share))
+            return web.json_response({"streams": len(self.streams)})
+        if what == "faults":  # ?spec=<a JSON fault list, as server.py --faults reads>
+            from tests.helpers.venues.server import faults_from
+
+            self.heal()
+            for venue, path, fault in faults_from(json.loads(query.get("spec", "[]"))):
+                self.fail(venue, fault, path=path)
+            return web.json_response({"faults": len(self.faults)})
+        if what == "reset":
+            self.reset_stats()
+        elif what == "latency":
+            self.latency_s = float(query.get("ms", "0")) / 1000
+        elif what != "stats":
+            return web.json_response({"error": f"unknown control {what}"}, status=404)
+        return web.json_response(self.stats())
+
     def _fault_for(self, venue: str, path: str) -> Fault | None:
         for (v, p), fault in list(self.faults.items()):
             if v != venue or (p is not None and not path.endswith(p)):
@@ -180,6 +287,31 @@ class FakeExchangeServer:
                 fault.times -= 1
             return fault
         return None
+
+
+def _force_order(symbol: str, side: str, n: int, ts: int) -> str:
+    """One Binance `forceOrder` frame, shaped like tests/fixtures/binanceusdm's recordings."""
+    qty = f"{0.001 * (1 + n % 50):.3f}"
+    price = f"{100 + n % 900}.{n % 100:02d}"
+    return json.dumps(
+        {
+            "e": "forceOrder",
+            "E": ts + 3,
+            "o": {
+                "s": symbol,
+                "S": side,
+                "o": "LIMIT",
+                "f": "IOC",
+                "q": qty,
+                "p": price,
+                "ap": price,
+                "X": "FILLED",
+                "l": qty,
+                "z": qty,
+                "T": ts,
+            },
+        }
+    )
 
 
 class Clock:

@@ -142,20 +142,33 @@ async def test_each_venue_convention_lands_in_the_right_bucket(rig: Rig) -> None
     assert rig.streams["bybit"].subscriptions == {"BTCUSDT", "ETHUSDT"}
 
 
-async def test_cache_replays_and_resent_messages_count_once(rig: Rig) -> None:
+async def test_each_message_is_read_once_and_a_resent_one_counts_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signals.collector as collector_module
+
+    read: list[str] = []
+    real = collector_module.normalise
+
+    def counting(venue: str, info: Any, spec: Any) -> Any:
+        read.append(venue)
+        return real(venue, info, spec)
+
+    monkeypatch.setattr(collector_module, "normalise", counting)
     await rig.idle()
     t = H0 + 11 * 60_000
     binance = rig.streams["binanceusdm"]
     first = binance_force_order("BTCUSDT", "BUY", "1", "60000", t)
     binance.push(first)
     await rig.idle()
-    # ccxt returns its whole cache each time: the first event comes back with the second
+    # ccxt keeps the last 1,000 in a cache: the first event is never read from it again
     binance.push(binance_force_order("BTCUSDT", "BUY", "2", "60000", t + 1000))
-    binance.push(first)  # and the venue re-sends a message
+    binance.push(first)  # but the venue re-sends a message
     await rig.idle()
     assert rig.minutes("BTC") == {("binanceusdm", "short"): 180000.0}
     assert rig.collector.events_seen == 2
-    assert rig.collector.duplicates >= 2
+    assert rig.collector.duplicates == 1
+    assert read == ["binanceusdm"] * 3  # one read per message, not per cached entry
 
 
 async def test_a_quiet_but_connected_stream_is_covered_with_zero_buckets(rig: Rig) -> None:
@@ -481,3 +494,52 @@ async def test_a_batch_whose_flush_is_cancelled_still_reaches_the_store(tmp_path
     assert store.read_liq_minutes("ETH", 0, 2**62) == [
         LiqMinute("ETH", "binanceusdm", "short", H0, 3000.0, 1)
     ]
+
+
+async def test_the_duplicate_memory_keeps_only_the_last_minutes(tmp_path: Path) -> None:
+    from signals.collector import SEEN_WINDOW_MS
+    from signals.liquidations import ContractSpec
+
+    rig = Rig(tmp_path)
+    specs = {"BTCUSDT": ContractSpec("binanceusdm", "BTCUSDT", "BTC")}
+    # an hour of Binance's stream, one liquidation every second
+    for n in range(3600):
+        frame = binance_force_order("BTCUSDT", "SELL", "0.001", "60000", H0 + n * 1000)
+        rig.collector.ingest("binanceusdm", frame["o"], specs)
+    assert rig.collector.events_seen == 3600
+    assert len(rig.collector._seen) <= SEEN_WINDOW_MS // 1000 + 1
+    # a resend within the window is still caught
+    last = binance_force_order("BTCUSDT", "SELL", "0.001", "60000", H0 + 3599 * 1000)
+    assert rig.collector.ingest("binanceusdm", last["o"], specs) == 0
+    assert rig.collector.duplicates == 1
+    rig.store.close()
+
+
+async def test_the_streams_share_the_live_sources_markets(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, venues=("bybit",))
+    live_side = make_fake("bybit", FakeStream("wss://other"), ASSETS)
+    await live_side.load_markets()
+    loads: list[str] = []
+
+    def factory(venue: str) -> Any:
+        exchange = rig.factory(venue)
+        real = exchange.load_markets
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            loads.append(venue)
+            return await real(*args, **kwargs)
+
+        exchange.load_markets = counted
+        return exchange
+
+    rig.collector._factory = factory
+    rig.collector._markets_of = lambda venue: live_side if venue == "bybit" else None
+    await rig.collector.start()
+    try:
+        await rig.idle()
+        assert loads == []
+        assert rig.exchanges["bybit"].markets is live_side.markets
+        assert rig.streams["bybit"].subscriptions == {"BTCUSDT", "ETHUSDT"}
+    finally:
+        await rig.collector.stop()
+        await live_side.close()

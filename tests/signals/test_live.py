@@ -9,6 +9,7 @@ import pytest
 
 from settings import Settings
 from signals.derived import compute_market
+from signals.live import BAR_PUBLISH_LAG_S
 from signals.market import AssetData
 from signals.service import LiveSource
 from signals.snapshot import load_snapshot, write_snapshot
@@ -19,6 +20,8 @@ from tests.helpers.fake_exchange import (
     HOUR_MS,
     SERVICE_UNAVAILABLE,
     AssetScenario,
+    Clock,
+    FakeExchangeServer,
     Fault,
     FundingSpec,
     OptionSpec,
@@ -262,6 +265,7 @@ async def test_skew_from_deribit_is_recorded_with_its_history(tmp_path: Path) ->
         source = LiveSource(Settings(), store, market)
         asof, data = await source.fetch_asset("ETH")
         requests = server.count("deribit")
+        await source.flush()  # the sample is recorded in the background
     assert requests == 1
     assert data.sources["skew"] == "deribit"
     assert data.sources["skew_history_since"] == week_ago
@@ -356,17 +360,71 @@ async def test_second_check_within_ttl_costs_no_request() -> None:
         assert len(server.requests) == after_first
 
 
-async def test_price_oi_funding_expire_after_60s_and_skew_after_5_minutes() -> None:
+async def test_closed_bars_live_until_the_next_bar_current_funding_a_minute_skew_5() -> None:
+    def counts(server: FakeExchangeServer) -> dict[str, int]:
+        return {
+            "klines 1h": sum(
+                1 for v, p, q in server.requests if p.endswith("/klines") and q["interval"] == "1h"
+            ),
+            "klines 1d": sum(
+                1 for v, p, q in server.requests if p.endswith("/klines") and q["interval"] == "1d"
+            ),
+            "oi": server.count(path="/openInterestHist")
+            + server.count(path="/open-interest")
+            + server.count(path="/open-interest-history"),
+            "funding now": server.count(path="/premiumIndex")
+            + server.count(path="/tickers")
+            + server.count(path="/public/funding-rate"),
+            "funding history": server.count(path="/fundingRate")
+            + server.count(path="/funding/history")
+            + server.count(path="/funding-rate-history"),
+            "deribit": server.count("deribit"),
+        }
+
+    def step(server: FakeExchangeServer, clock: Clock, seconds: float) -> None:
+        clock.now += seconds  # the venues' clock moves with ours
+        server.scenario.now_ms = int(clock.now * 1000)
+
     async with live(default_scenario()) as (market, server, clock):
+        await market.fetch_asset("ETH")  # 12:30 UTC
+        first = counts(server)
+        step(server, clock, 61)
         await market.fetch_asset("ETH")
-        klines, deribit = server.count(path="/klines"), server.count("deribit")
-        clock.now += 61
+        minute = counts(server)
+        # only the current funding rate is asked again a minute later
+        assert {k: minute[k] - first[k] for k in first} == {
+            "klines 1h": 0,
+            "klines 1d": 0,
+            "oi": 0,
+            "funding now": 3,
+            "funding history": 0,
+            "deribit": 0,
+        }
+        # 13:00:05: the 12:00 bar has closed, the venues get a few seconds to publish it
+        step(server, clock, 30 * 60 - 61 + 5)
         await market.fetch_asset("ETH")
-        assert server.count(path="/klines") == klines + 2
-        assert server.count("deribit") == deribit
-        clock.now += 240
+        assert counts(server)["klines 1h"] == minute["klines 1h"]
+        step(server, clock, BAR_PUBLISH_LAG_S)
         await market.fetch_asset("ETH")
-        assert server.count("deribit") == deribit + 1
+        hour = counts(server)
+        assert hour["klines 1h"] == minute["klines 1h"] + 1
+        assert hour["klines 1d"] == minute["klines 1d"]  # the daily bar closes at 00:00
+        assert hour["oi"] == minute["oi"] + 3  # hourly OI of each venue, not the daily
+        assert hour["funding history"] == minute["funding history"]  # next settlement 16:00
+        assert hour["deribit"] == first["deribit"] + 1  # the skew sample is 5 minutes old
+
+
+async def test_a_warm_check_returns_the_time_its_state_was_read() -> None:
+    async with live(default_scenario()) as (market, _server, clock):
+        first_asof, first = await market.fetch_asset("ETH")
+        clock.now += 30  # every part still cached: the same state, read at the same time
+        again_asof, again = await market.fetch_asset("ETH")
+        clock.now += 31  # the current funding rates are read again: a new state
+        later_asof, later = await market.fetch_asset("ETH")
+    assert (again_asof, again) == (first_asof, first)
+    assert again is first
+    assert later_asof == first_asof + 61_000
+    assert later is not first
 
 
 async def test_concurrent_checks_of_one_asset_share_in_flight_fetches() -> None:

@@ -154,3 +154,90 @@ def test_a_transaction_interrupted_by_any_error_is_rolled_back(store: Store) -> 
         raise KeyboardInterrupt
     assert not conn.in_transaction
     assert store.read_samples("BTC", "rr25_30d") == []
+
+
+# ---- the hourly rollup (migration 7) ---------------------------------------------------------
+
+HOUR = 3_600_000
+
+
+def minute_sums(
+    store: Store, asset: str, since: int, until: int
+) -> list[tuple[str, str, int, float]]:
+    """What a check read before the rollup: the GROUP BY over the minutes themselves."""
+    rows = store.connect().execute(
+        "SELECT venue, side, (ts / 3600000) * 3600000 AS hour, SUM(usd) FROM liq_minutes "
+        "WHERE asset = ? AND ts >= ? AND ts < ? GROUP BY venue, side, hour ORDER BY hour",
+        (asset, since, until),
+    )
+    return sorted((v, s, int(h), float(u)) for v, s, h, u in rows)
+
+
+def test_the_hourly_rollup_equals_the_minutes_after_adds_overwrites_and_pruning(
+    store: Store,
+) -> None:
+    store.write_liquidations(
+        [
+            LiqMinute("BTC", "bybit", "long", T0 + 61_000, 100.0, 1),
+            LiqMinute("BTC", "bybit", "long", T0 + HOUR - 1, 25.0, 1),  # the same hour
+            LiqMinute("BTC", "bybit", "short", T0 + HOUR, 3.0, 1),  # the next one
+            LiqMinute("BTC", "okx", "long", T0 + 2 * HOUR + 5, 7.0, 2),
+            LiqMinute("ETH", "okx", "short", T0, 1.0, 1),
+        ]
+    )
+    store.write_liquidations([LiqMinute("BTC", "bybit", "long", T0 + 61_000, 10.0, 1)])
+    # a backfill overwrites one minute: its hour is summed again, not added to
+    store.write_liquidations(
+        [LiqMinute("BTC", "bybit", "long", T0 + 60_000, 40.0, 3)], replace=True
+    )
+    window = (T0 - HOUR, T0 + 5 * HOUR)
+    assert sorted(store.read_liq_hours("BTC", *window)) == minute_sums(store, "BTC", *window)
+    assert sorted(store.read_liq_hours("BTC", *window)) == [
+        ("bybit", "long", T0, 65.0),
+        ("bybit", "short", T0 + HOUR, 3.0),
+        ("okx", "long", T0 + 2 * HOUR, 7.0),
+    ]
+    # pruning inside an hour keeps that hour's later minutes only
+    store.prune_history(T0 + 30 * 60_000)
+    assert sorted(store.read_liq_hours("BTC", *window)) == minute_sums(store, "BTC", *window)
+    assert ("bybit", "long", T0, 25.0) in store.read_liq_hours("BTC", *window)
+    assert store.read_liq_hours("ETH", *window) == []
+    store.prune_history(T0 + 2 * HOUR)
+    assert store.read_liq_hours("BTC", *window) == [("okx", "long", T0 + 2 * HOUR, 7.0)]
+
+
+def test_a_window_cut_inside_an_hour_is_summed_from_the_minutes(store: Store) -> None:
+    store.write_liquidations(
+        [
+            LiqMinute("BTC", "bybit", "long", T0 + 60_000, 1.0, 1),
+            LiqMinute("BTC", "bybit", "long", T0 + 50 * 60_000, 2.0, 1),
+        ]
+    )
+    assert store.read_liq_hours("BTC", T0 + 30 * 60_000, T0 + HOUR) == [("bybit", "long", T0, 2.0)]
+
+
+def test_migration_7_rolls_up_the_minutes_an_older_store_holds(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    for version, sql in MIGRATIONS:
+        if version < 7:
+            conn.executescript(sql)
+    conn.executemany(
+        "INSERT INTO liq_minutes VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ("BTC", "bybit", "long", T0 + i * 60_000, float(i), 1)
+            for i in range(150)  # two and a half hours of minutes
+        ],
+    )
+    conn.execute(f"PRAGMA user_version={max(v for v, _ in MIGRATIONS if v < 7)}")
+    conn.commit()
+    conn.close()
+
+    store = Store(path)
+    window = (T0, T0 + 3 * HOUR)
+    assert store.read_liq_hours("BTC", *window) == minute_sums(store, "BTC", *window)
+    assert [h for _, _, h, _ in store.read_liq_hours("BTC", *window)] == [
+        T0,
+        T0 + HOUR,
+        T0 + 2 * HOUR,
+    ]

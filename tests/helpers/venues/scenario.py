@@ -16,6 +16,7 @@ SERVICE_UNAVAILABLE = "<html><body><h1>503 Service Unavailable</h1></body></html
 
 HOST_VENUE = {
     "fapi.binance.com": "binanceusdm",
+    "fstream.binance.com": "binanceusdm",  # its websockets (the all-market liquidation stream)
     "api.bybit.com": "bybit",
     "www.okx.com": "okx",
     "www.deribit.com": "deribit",
@@ -210,3 +211,72 @@ def dmy_name(prefix: str, o: OptionSpec, decimal: str = ".") -> str:
 def strike_text(strike: float, decimal: str) -> str:
     text = f"{strike:.10g}"
     return text.replace(".", decimal)
+
+
+# ---- realistic sizes (the benchmarks' fake venues) --------------------------------------
+
+# Deribit lists ~12 expiries of BTC and ETH options (dailies, weeklies, monthlies,
+# quarterlies) with ~40 strikes each: a book summary of about 1,000 rows per currency
+CHAIN_EXPIRY_DAYS = (1, 2, 3, 7, 14, 21, 28, 56, 84, 112, 175, 266)
+# assets with listed options in `realistic_scenario` (BTC, ETH inverse; SOL, XRP on USDC)
+OPTION_ASSETS = ("BTC", "ETH", "SOL", "XRP")
+# the asset with no options on any venue: its skew is unknown, never a proxy
+NO_OPTIONS_ASSET = "DOGE"
+FIRST_ASSETS = ("BTC", "ETH", "SOL", "XRP", "DOGE")
+
+
+def chain_options(now_ms: int, forward: float, strikes: int = 40) -> list[OptionSpec]:
+    """A realistic chain: 12 expiries × `strikes` strikes × call and put, with a put skew."""
+    result: list[OptionSpec] = []
+    for days in CHAIN_EXPIRY_DAYS:
+        expiry = _expiry_at_8utc(now_ms + days * DAY_MS)
+        # wider strike ranges for longer expiries, as on the venues
+        width = min(0.9, 0.12 + 0.08 * days**0.5)
+        for i in range(strikes):
+            k = 1.0 - width + 2 * width * i / (strikes - 1)
+            strike = _round_strike(forward * k)
+            iv = 55.0 + (1.0 - k) * 25.0 if k < 1.0 else 55.0 + (k - 1.0) * 8.0
+            result.append(OptionSpec(expiry, strike, True, round(iv, 2), forward))
+            result.append(OptionSpec(expiry, strike, False, round(iv, 2), forward))
+    return result
+
+
+def _round_strike(value: float) -> float:
+    if value >= 10_000:
+        return float(round(value / 500) * 500)
+    if value >= 1_000:
+        return float(round(value / 25) * 25)
+    if value >= 10:
+        return float(round(value))
+    return round(value, 2)
+
+
+def realistic_scenario(
+    now_ms: int = DEFAULT_NOW_MS, data_assets: int = 100, perps: int = 600
+) -> Scenario:
+    """Venues at realistic sizes: `perps` USDT perpetuals listed per venue, `data_assets` of
+    them with full data (BTC, ETH, SOL, XRP, DOGE first, then synthetic coins), a Deribit
+    book of ~1,000 options for BTC and for ETH and ~1,000 USDC options (SOL, XRP), and DOGE
+    with no options anywhere."""
+    assets: dict[str, AssetScenario] = {}
+    names = list(FIRST_ASSETS) + [f"C{i:03d}" for i in range(max(0, data_assets - 5))]
+    for n, base in enumerate(names[:data_assets]):
+        level = {"BTC": 60000.0, "ETH": 3000.0, "SOL": 150.0, "XRP": 2.0, "DOGE": 0.2}.get(
+            base, 1.0 + n
+        )
+        step = level / 3000.0
+        asset = AssetScenario(
+            hourly_closes=[level + step * i for i in range(200)],
+            daily_closes=[level * 0.8 + step * 5 * i for i in range(120)],
+        )
+        if base in OPTION_ASSETS:
+            inverse = base in ("BTC", "ETH")
+            asset.options = chain_options(
+                now_ms, forward=asset.hourly_closes[-1], strikes=40 if inverse else 20
+            )
+            asset.option_venues = ("deribit", "okx", "bybit") if inverse else ("deribit",)
+        else:
+            asset.option_venues = ()
+        assets[base] = asset
+    extra = tuple(f"X{i:03d}" for i in range(max(0, perps - len(assets))))
+    return Scenario(assets=assets, now_ms=now_ms, extra_bases=extra)
