@@ -25,6 +25,10 @@ MARKET_TYPES: dict[str, list[str]] = {"bybit": ["linear"], "okx": ["swap"]}
 # venue's sustained rate (1 cost unit per rateLimit ms) is kept, but one check's burst of
 # requests goes out at once instead of being spaced rateLimit × cost apart
 RATE_WINDOW_MS = 2000.0
+# Binance counts request weight per IP per minute (2,400 on USDⓈ-M futures): its window is
+# the minute, so ccxt's sustained 1,200 weight a minute (half the venue's) can go out in a
+# burst — forty assets checked at once are not spaced 20 weight a second apart
+RATE_WINDOW_MS_BY_VENUE = {"binanceusdm": 60_000.0}
 # venues whose documented public limits are per endpoint: one rate-limiter bucket per
 # endpoint (ccxt's cost of an endpoint encodes that endpoint's limit), not ccxt's single
 # bucket for the whole venue, which holds ten assets' checks queued behind one another.
@@ -103,7 +107,7 @@ def configure(name: str, exchange: Any, base_url: str | None = None) -> Any:
     """Apply Preflight's options to a fresh ccxt exchange object; return it."""
     _market_types(name, exchange)
     exchange.rateLimiterAlgorithm = "rollingWindow"
-    exchange.rollingWindowSize = RATE_WINDOW_MS
+    exchange.rollingWindowSize = RATE_WINDOW_MS_BY_VENUE.get(name, RATE_WINDOW_MS)
     exchange.tokenBucket = None
     exchange.init_rest_rate_limiter()
     if name in PER_ENDPOINT_LIMITS:

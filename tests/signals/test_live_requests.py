@@ -204,3 +204,18 @@ async def test_a_live_market_remembers_at_most_its_bound_of_assets() -> None:
             await market.fetch_asset(f"C{n:03d}")
     assert market._cache.assets == 3
     assert list(market._assembled) == ["C003", "C004", "C005"]
+
+
+async def test_binance_weight_goes_out_in_a_burst_within_its_minute() -> None:
+    # Binance counts request weight per IP per minute: forty assets checked at once (about
+    # 320 weight) must not be spaced ccxt's 20 weight a second apart — sixteen seconds, twice
+    # the check budget — while staying within ccxt's sustained 1,200 a minute
+    exchange = exchanges.rest_exchange("binanceusdm")
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        await asyncio.gather(*(exchange.throttle(8) for _ in range(40)))
+        assert loop.time() - started < 0.5
+        assert exchange.throttler.config["maxWeight"] == pytest.approx(1200)
+    finally:
+        await exchange.close()
