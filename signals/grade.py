@@ -229,14 +229,24 @@ def _sizing(
     return sizing, (None if sizing is not None else "no_cut_distance")
 
 
-def grade_check(idea: TradeIdea, data: AssetData, asof: int, th: Thresholds) -> CheckResult:
+def grade_check(
+    idea: TradeIdea,
+    data: AssetData,
+    asof: int,
+    th: Thresholds,
+    market: Market | None = None,
+) -> CheckResult:
     """Grade an idea (one side, or long then short) against one asset's data at `asof`.
+
+    `market` is `compute_market(data, asof, th)` when the caller already has it (it does
+    not depend on the idea: every check of one market state shares it).
 
     Raises ParseError for the bad inputs only the data reveals (SPEC §5): an entry far from
     the price, a leverage with no room before liquidation at the asset's mmr, a stop or a
     target on the wrong side of a price-defaulted entry, a risk % with no account.
     """
-    market = compute_market(data, asof, th)
+    if market is None:
+        market = compute_market(data, asof, th)
     check_against_market(idea, market, data.mmr, th)
     grades = tuple(grade_side(market, side, idea, data.mmr, th) for side in idea.sides())
     return CheckResult(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from signals.defaults import UserDefaults, complete_idea
+from signals.derived import Market, compute_market
 from signals.errors import NoMarketData, NotInSnapshot
 from signals.grade import CheckResult, grade_check
 from signals.idea import TradeIdea
@@ -327,6 +328,8 @@ class CheckService:
 
         # asset → (asof, the state, its both-sides grade at 1x): see `market`
         self._markets: LruDict = LruDict(MAX_ASSETS)
+        # asset → (asof, the state, its SPEC §2 quantities): see `_market_of`
+        self._computed: LruDict = LruDict(MAX_ASSETS)
 
     def _default_source(self) -> MarketSource:
         if self.settings.snapshot_path:
@@ -388,8 +391,19 @@ class CheckService:
         """
         idea = complete_idea(idea, defaults)
         asof, data = await self.asset_state(idea.asset)
-        result = grade_check(idea, data, asof, self.thresholds)
+        market = self._market_of(idea.asset.upper(), asof, data)
+        result = grade_check(idea, data, asof, self.thresholds, market)
         return self.track.attach(result) if self.track is not None else result
+
+    def _market_of(self, asset: str, asof: int, data: AssetData) -> Market:
+        """SPEC §2's quantities of one market state, computed once however many ideas are
+        graded against it (they do not depend on the idea)."""
+        held = self._computed.get(asset)
+        if held is not None and held[0] == asof and held[1] is data:
+            return held[2]  # type: ignore[no-any-return]
+        market = compute_market(data, asof, self.thresholds)
+        self._computed[asset] = (asof, data, market)
+        return market
 
     async def market(self, asset: str) -> CheckResult:
         """Both sides graded at 1x: the dashboard's flag counts per side.
@@ -408,6 +422,8 @@ class CheckService:
         held = self._markets.get(asset)
         if held is not None and held[0] == asof and held[1] is data:
             return held[2], data
-        result = grade_check(TradeIdea(asset=asset, side=None), data, asof, self.thresholds)
+        market = self._market_of(asset, asof, data)
+        idea = TradeIdea(asset=asset, side=None)
+        result = grade_check(idea, data, asof, self.thresholds, market)
         self._markets[asset] = (asof, data, result)
         return result, data
