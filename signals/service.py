@@ -122,6 +122,10 @@ class LiveSource:
         self._clock = clock or getattr(self.market, "_clock", None) or time.time
         self._liquidations: LruDict = LruDict(MAX_ASSETS)
         self._skew: LruDict = LruDict(MAX_ASSETS)
+        # asset → the parts of its last state and the state they made: a warm check made of
+        # the very same parts gets the very same AssetData (its quantities, its grade at 1x
+        # and its chart are then computed once for it, not once per check)
+        self._states: LruDict = LruDict(MAX_ASSETS)
         self._reads: dict[tuple[str, str], asyncio.Task[Any]] = {}
         self._writes: set[asyncio.Task[None]] = set()
         self.history_reads = 0
@@ -180,15 +184,26 @@ class LiveSource:
             raise
         if liq.hour_end != _hour_end(asof):  # an hour closed while the venues answered
             liq = await self._liquidations_at(asset, asof)
+        parts = (asof, data, liq, skew_rows, len(skew_rows))
+        held = self._states.get(asset)
+        if (
+            held is not None
+            and _same(held[0], parts)
+            and not _unrecorded(skew_rows, data.skew_rr25_30d, asof)
+        ):
+            return asof, held[1]
         skew, since = self._merge_skew(asset, asof, skew_rows, data.skew_rr25_30d)
         sources = {**data.sources, "skew_history_since": since}
-        return asof, dataclasses.replace(
+        state = dataclasses.replace(
             data,
             liquidations_1h=liq.frame,
             liq_coverage=liq.coverage,
             skew_rr25_30d=skew,
             sources=sources,
         )
+        # the skew rows now hold the fresh sample: keyed on their size after the merge
+        self._states[asset] = ((asof, data, liq, skew_rows, len(skew_rows)), state)
+        return asof, state
 
     # ---- liquidations -------------------------------------------------------------------
 
@@ -250,7 +265,7 @@ class LiveSource:
         from signals.skew_history import skew_series
 
         new = [(int(ts), float(rr)) for ts, rr in fresh.items() if int(ts) <= asof]
-        unrecorded = [(ts, rr) for ts, rr in new if rows.get(ts) != rr]
+        unrecorded = _unrecorded(rows, fresh, asof)
         if unrecorded:
             held: _SkewRows | None = self._skew.get(asset)
             if held is not None:  # the memory holds what this process records
@@ -280,6 +295,21 @@ class LiveSource:
 
 
 HISTORY_REFRESH_S = 60.0
+
+
+def _same(held: tuple[Any, ...], parts: tuple[Any, ...]) -> bool:
+    """The same data time, the same objects and the same number of skew rows."""
+    return (
+        held[0] == parts[0]
+        and all(a is b for a, b in zip(held[1:4], parts[1:4], strict=True))
+        and held[4] == parts[4]
+    )
+
+
+def _unrecorded(rows: dict[int, float], fresh: Any, asof: int) -> list[tuple[int, float]]:
+    """The fresh skew samples (at or before asof) the recorded rows do not hold yet."""
+    new = [(int(ts), float(rr)) for ts, rr in fresh.items() if int(ts) <= asof]
+    return [(ts, rr) for ts, rr in new if rows.get(ts) != rr]
 
 
 @dataclass(frozen=True)

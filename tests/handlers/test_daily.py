@@ -428,9 +428,9 @@ async def test_groups_due_at_the_same_minute_share_one_chart_and_one_grade(
     graded: list[str] = []
     real = signals.service.grade_check
 
-    def counted(idea, data, asof, thresholds):  # type: ignore[no-untyped-def]
+    def counted(idea, data, asof, thresholds, market=None):  # type: ignore[no-untyped-def]
         graded.append(idea.asset)
-        return real(idea, data, asof, thresholds)
+        return real(idea, data, asof, thresholds, market)
 
     monkeypatch.setattr(signals.service, "grade_check", counted)
     renders = bd.charts.renders

@@ -87,6 +87,33 @@ async def test_a_warm_check_reads_nothing_from_the_store(tmp_path: Path) -> None
     assert again[1].liquidations_1h.equals(first[1].liquidations_1h)
 
 
+async def test_warm_checks_of_the_same_parts_get_the_same_state_and_new_parts_a_new_one(
+    tmp_path: Path,
+) -> None:
+    # the same state object lets its quantities, its grade at 1x and its chart be made once
+    scenario = default_scenario()
+    store = Store(tmp_path / "preflight.sqlite")
+    hour_open = scenario.now_ms - scenario.now_ms % HOUR_MS
+    covered_week(store, "ETH", hour_open)
+    async with live(scenario) as (market, _server, clock):
+        source = LiveSource(Settings(), store, market, clock=clock)
+        asof, first = await source.fetch_asset("ETH")
+        clock.now += 5
+        asof_again, again = await source.fetch_asset("ETH")
+        # late rows for the last closed hour, read at the next refresh: a new state
+        store.write_liquidations(
+            [LiqMinute("ETH", "bybit", "long", hour_open - HOUR_MS + 30 * MIN, 250.0, 1)]
+        )
+        clock.now += HISTORY_REFRESH_S + 1
+        _, refreshed = await source.fetch_asset("ETH")
+        await source.flush()
+    assert asof_again == asof
+    assert again is first
+    assert refreshed is not first
+    assert refreshed.liquidations_1h["long_usd"].iloc[-1] == 1250.0
+    assert first.liquidations_1h["long_usd"].iloc[-1] == 1000.0
+
+
 async def test_an_hour_that_closes_is_in_the_next_check(tmp_path: Path) -> None:
     scenario = default_scenario()  # 12:30 UTC
     store = Store(tmp_path / "preflight.sqlite")
