@@ -11,9 +11,11 @@ import difflib
 import importlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -322,8 +324,16 @@ async def summary_rows(bd: BotData, assets: tuple[str, ...]) -> list[SummaryRow]
     return list(await asyncio.gather(*(one(a) for a in assets)))
 
 
-async def build_summary(bd: BotData, chat: ChatSettings, now: datetime) -> list[Draft]:
-    """The summary text and its chart for one chat, as outbox drafts (deduped per day)."""
+async def build_summary(
+    bd: BotData,
+    chat: ChatSettings,
+    now: datetime,
+    text_ready: Callable[[Draft], Awaitable[None]] | None = None,
+) -> list[Draft]:
+    """The summary text and its chart for one chat, as outbox drafts (deduped per day).
+
+    `text_ready` is given the text's draft as soon as it is built, before the chart is
+    drawn (the text can then be on its way while the chart renders)."""
     assets = chat.watchlist or bd.settings.summary_assets
     rows = await summary_rows(bd, assets)
     zone = ZoneInfo(chat.tz)
@@ -345,6 +355,8 @@ async def build_summary(bd: BotData, chat: ChatSettings, now: datetime) -> list[
     )
     key = summary_key(chat, now)
     drafts = [Draft(f"{key}:text", chat.chat_id, text, chat.thread_id)]
+    if text_ready is not None:
+        await text_ready(drafts[0])
     if pick is not None:
         try:
             asof, data = await bd.service.asset_state(pick)
@@ -417,12 +429,22 @@ async def post_summary(bd: BotData, chat_id: int, catching_up: bool) -> None:
     if await store.run(users.has_message_like, done):
         log.info("daily summary for %d already queued today", chat.chat_id)
     else:
+        sending: list[asyncio.Future[Any]] = []
+
+        async def text_ready(draft: Draft) -> None:
+            # the text goes out while the chart renders (it is queued first, so the chat
+            # still gets the text, then its chart)
+            await store.run(users.enqueue, [draft])
+            sending.append(asyncio.ensure_future(bd.broadcaster.drain()))
+
         # cut at shutdown while grading; a summary not queued yet is caught up at start
         async with bd.summary_turns:
-            drafts = await bd.lifecycle.guard(build_summary(bd, chat, now))
+            drafts = await bd.lifecycle.guard(build_summary(bd, chat, now, text_ready))
+        if drafts is not None:
+            await store.run(users.enqueue, drafts)  # the text's key is already queued
+        await asyncio.gather(*sending)
         if drafts is None:
             return
-        await store.run(users.enqueue, drafts)
     await bd.broadcaster.drain()
 
 

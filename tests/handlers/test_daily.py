@@ -444,3 +444,38 @@ async def test_groups_due_at_the_same_minute_share_one_chart_and_one_grade(
     assert sorted(graded) == ["BTC", "ETH", "SOL"]  # once per asset and state, not per group
     texts = [api.bot_messages(g)[-2].text.splitlines()[0] for g in groups]
     assert texts == ["Preflight daily · demo data of Wed 20 May 2026, 02:00 (Europe/Berlin)"] * 6
+
+
+async def test_a_summary_text_is_on_its_way_while_its_chart_renders(
+    bot: GroupsHarness, api: GroupsBotAPI, admin: FakeUser
+) -> None:
+    import threading
+    import time
+
+    from signals.chart import ChartCache, chart_png
+
+    group = api.group_chat("Desk")
+    api.make_admin(group, admin)
+    await bot.send(group, admin, "/daily 08:00 Europe/Berlin")
+    text_seen_first: list[bool] = []
+    lock = threading.Lock()
+
+    def watching_render(data, asof, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # runs on a worker thread: give the text up to 2 s to reach Telegram
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            with lock:
+                texts = [m.text for m in api.bot_messages(group)]
+            if any(t.startswith("Preflight daily") for t in texts):
+                break
+            time.sleep(0.01)
+        text_seen_first.append(any(t.startswith("Preflight daily") for t in texts))
+        return chart_png(data, asof, *args, **kwargs)
+
+    bot.app.bot_data.charts = ChartCache(render=watching_render)
+    await bot.run_job(f"daily:{group.id}")
+
+    assert text_seen_first == [True]
+    kinds = [m.text.startswith("Preflight daily") for m in api.bot_messages(group)[-2:]]
+    assert kinds == [True, False]  # the text, then its chart
+    assert len(api.photos_in(group)) == 1
