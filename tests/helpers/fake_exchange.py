@@ -91,7 +91,10 @@ class FakeExchangeServer:
         self.venue_rate_limits = venue_rate_limits
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         # client (host, port) pairs seen: each new one is a new TCP connection (a handshake)
+        # TCP connections first seen since the last reset (new ones), and every one ever seen:
+        # a request on a connection opened before the reset is a reused one, not counted
         self.connections: set[tuple[str, int]] = set()
+        self._seen_connections: set[tuple[str, int]] = set()
         self.faults: dict[tuple[str, str | None], Fault] = {}
         # open liquidation websockets, frames sent to them (the collector benchmark's firehose)
         self.streams: list[web.WebSocketResponse] = []
@@ -167,7 +170,7 @@ class FakeExchangeServer:
         }
 
     def reset_stats(self) -> None:
-        """Forget the request log (connections still open stay counted as seen)."""
+        """Forget the request log; connections opened before now count as reused from here."""
         self.requests.clear()
         self.connections.clear()
 
@@ -183,7 +186,10 @@ class FakeExchangeServer:
         self.requests.append((venue, path, query))
         peer = request.transport.get_extra_info("peername") if request.transport else None
         if peer:
-            self.connections.add((str(peer[0]), int(peer[1])))
+            key = (str(peer[0]), int(peer[1]))
+            if key not in self._seen_connections:
+                self._seen_connections.add(key)
+                self.connections.add(key)
         # the latency is the whole answer time, as a venue's is: the answer is built while
         # it runs, not after it (a venue answers many requests at once)
         started = asyncio.get_running_loop().time()
