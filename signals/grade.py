@@ -226,7 +226,9 @@ def _sizing(
     sizing = size_position(
         position, idea.leverage, entry, risk_usd, idea.account_usd, idea.risk_pct
     )
-    return sizing, (None if sizing is not None else "no_cut_distance")
+    if sizing is not None:
+        return sizing, None
+    return None, ("no_entry" if entry is None else "no_cut_distance")
 
 
 def grade_check(idea: TradeIdea, data: AssetData, asof: int, th: Thresholds) -> CheckResult:
