@@ -1122,3 +1122,13 @@ def test_a_snapshot_asset_with_no_data_does_not_say_try_again(tmp_path: Path) ->
         assert "try again" not in run.err.lower() and "right now" not in run.err
         assert f"No market data for {asset} in this snapshot, s.json" in run.err
         assert "every series is empty" in run.err
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [("1604", "is 50.03% below the price $3,210.00"), ("6421", "is 100.03% above the price")],
+)
+def test_an_entry_just_past_the_limit_does_not_read_as_the_limit(entry: str, words: str) -> None:
+    run = run_main("ETH", "long", "5x", "@", entry, "--demo")
+    assert_clean_failure(run, 2)
+    assert words in run.err
