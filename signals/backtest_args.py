@@ -75,6 +75,14 @@ def parse_backtest_words(words: list[str]) -> BacktestArgs:
         ),
         days=_whole_days("--days", values.get("--days"), DEFAULT_DAYS, MAX_DAYS),
     )
+    if request.days <= request.horizon_days:
+        # SPEC §9: t > asof − N days and t + H days ≤ asof leave no t when N ≤ H
+        h = request.horizon_days
+        raise _reject(
+            f"--days {request.days} must be longer than the {h}-day horizon: no {h}-day window"
+            f" that starts in the last {request.days} days has closed yet; use --days {h + 1}"
+            " or more"
+        )
     chart = values.get("--chart")
     if chart is not None and not chart.strip():
         raise _reject("--chart needs a file path, like --chart eth.png")

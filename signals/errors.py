@@ -65,12 +65,17 @@ class VenueUnavailable(PreflightError):
 
 
 class NoMarketData(PreflightError):
-    """No market data at all for an asset (every venue down, or absent from a snapshot)."""
+    """No market data at all for an asset (every venue down, or nothing in a snapshot).
 
-    def __init__(self, asset: str, detail: str = "") -> None:
+    `snapshot` names the replayed file (None live): a file does not change, so its reply
+    never says "try again".
+    """
+
+    def __init__(self, asset: str, detail: str = "", snapshot: str | None = None) -> None:
         super().__init__(f"{asset}: {detail}" if detail else asset)
         self.asset = asset
         self.detail = detail
+        self.snapshot = snapshot
 
 
 class SnapshotError(PreflightError):

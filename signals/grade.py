@@ -226,7 +226,9 @@ def _sizing(
     sizing = size_position(
         position, idea.leverage, entry, risk_usd, idea.account_usd, idea.risk_pct
     )
-    return sizing, (None if sizing is not None else "no_cut_distance")
+    if sizing is not None:
+        return sizing, None
+    return None, ("no_entry" if entry is None else "no_cut_distance")
 
 
 def grade_check(
@@ -314,8 +316,11 @@ def _check_entry(idea: TradeIdea, entry: float, price: float, th: Thresholds) ->
         return
     where = "below" if offset < 0 else "above"
     share = abs(offset) * 100
+    limit = (th.entry_below_price_max if offset < 0 else th.entry_above_price_max) * 100
+    # just past the limit, a rounded share would read as the limit itself ("50% below")
+    shown = f"{share:,.0f}" if round(share) != round(limit) else f"{share:,.2f}"
     raise _bad(
-        f"entry {money(entry)} is {share:,.0f}% {where} the price {money(price)}:"
+        f"entry {money(entry)} is {shown}% {where} the price {money(price)}:"
         f" almost surely a typo (an entry lies within −{th.entry_below_price_max:.0%}"
         f" to +{th.entry_above_price_max:.0%} of the price)",
         f"{idea.asset} {idea.side or 'long'} {fmt(idea.leverage)}x @ {_typed(price)}",

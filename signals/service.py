@@ -410,7 +410,8 @@ class CheckService:
         """`asof` and one asset's inputs; NoMarketData when there is nothing to grade."""
         asof, data = await self.source.fetch_asset(asset.upper())
         if not data.has_any_data():
-            raise NoMarketData(asset, "every series is empty")
+            replay = data.origin_name if data.origin != "live" else None
+            raise NoMarketData(asset, "every series is empty", snapshot=replay)
         return asof, data
 
     async def check(self, idea: TradeIdea, defaults: UserDefaults | None = None) -> CheckResult:

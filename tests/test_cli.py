@@ -1081,3 +1081,54 @@ def test_json_never_holds_nan_or_infinity_even_when_a_ratio_overflows(tmp_path: 
     assert run.code == 0, run.err
     assert "Infinity" not in run.out and "NaN" not in run.out
     assert run.json()["market"]["oi_change_24h"] is None  # strict parse: no bare constants
+
+
+# ---- no price at asof: the levels given are named, not dropped ------------------------------
+
+
+def _no_price_doc(tmp_path: Path) -> Path:
+    """Every price series stale (daily candles 10 days old, no hourly ones), funding fresh."""
+    body = asset_json(
+        closes_1d=[100.0] * 40,
+        funding=[venue("binanceusdm", 0.0001)],
+        liquidations=[(1e6, 1e6)] * 60,
+    )
+    body["ohlcv_1d"] = [[r[0] - 10 * DAY, *r[1:]] for r in body["ohlcv_1d"]]
+    return write_doc(tmp_path / "noprice.json", snapshot_doc({"ETH": body}))
+
+
+def test_a_stop_with_no_price_to_measure_it_is_named_not_dropped(tmp_path: Path) -> None:
+    path = _no_price_doc(tmp_path)
+    words = ["ETH", "short", "2x", "stop", "3090", "risk", "$200", "--snapshot", str(path)]
+    doc = run_main(*words, "--json").json()
+    assert doc["market"]["price"] is None and doc["stop"] == 3090.0
+    assert doc["grades"][0]["position"]["stop_distance"] is None
+    assert doc["grades"][0]["sizing"] is None
+    text = run_main(*words)
+    assert text.code == 0, text.err
+    assert "Stop $3,090.00: distance unknown (no price data)" in text.out
+    assert "no stop" not in text.out
+    assert "Size: unknown — no price to measure the stop from" in text.out
+    details = run_main(*words, "--details")
+    assert "Stop $3,090.00: distance unknown (no price data)" in details.out
+    assert "no stop" not in details.out
+
+
+def test_a_snapshot_asset_with_no_data_does_not_say_try_again(tmp_path: Path) -> None:
+    path = write_doc(tmp_path / "s.json", snapshot_doc({"ETH": asset_json(), "SOL": {}}))
+    for asset in ("ETH", "SOL"):
+        run = run_main(asset, "long", "--snapshot", str(path))
+        assert_clean_failure(run, 3)
+        assert "try again" not in run.err.lower() and "right now" not in run.err
+        assert f"No market data for {asset} in this snapshot, s.json" in run.err
+        assert "every series is empty" in run.err
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [("1604", "is 50.03% below the price $3,210.00"), ("6421", "is 100.03% above the price")],
+)
+def test_an_entry_just_past_the_limit_does_not_read_as_the_limit(entry: str, words: str) -> None:
+    run = run_main("ETH", "long", "5x", "@", entry, "--demo")
+    assert_clean_failure(run, 2)
+    assert words in run.err

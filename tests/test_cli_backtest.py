@@ -296,6 +296,9 @@ def one_line(run: Run, code: int) -> str:
             " --demo, --json",
         ),
         (("ETH", "--out", "x.json"), "backtest has no --out: use --chart FILE or --json"),
+        # no window can both start within the last N days and close by asof when N <= H
+        (("ETH", "--days", "5"), "--days 5 must be longer than the 7-day horizon"),
+        (("ETH", "--days", "14", "--horizon", "14"), "use --days 15 or more"),
     ],
 )
 def test_bad_input_is_one_line_with_the_cli_example(

@@ -107,7 +107,7 @@ async def test_the_gap_notice_says_since_when_and_what_is_held(
     notice = api.bot_messages(chat)[-1].text.splitlines()
     assert re.fullmatch(
         r"⚠️ ETH long: data unavailable since 2026-05-20 \d\d:\d\d UTC \(No market data for "
-        r"ETH right now \(every series is empty\): nothing to grade\. Try again in a minute\.\)",
+        r"ETH in this snapshot, snapshot\.json \(every series is empty\): nothing to grade\.\)",
         notice[0],
     )
     assert notice[1] == (
