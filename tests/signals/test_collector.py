@@ -457,6 +457,9 @@ async def test_a_stream_task_dying_of_a_bug_closes_its_coverage(tmp_path: Path) 
         rig.clock.ms += 30_000
         await rig.collector.flush()
         died_at = rig.clock.ms = rig.clock.ms + 10_000
+        # (on a loaded machine the stream may have dropped and come back meanwhile: it is
+        # live when the bug strikes)
+        await wait_for(lambda: rig.collector.live_venues == ("okx",))
 
         async def broken(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("a bug, not a network fault")
@@ -468,8 +471,8 @@ async def test_a_stream_task_dying_of_a_bug_closes_its_coverage(tmp_path: Path) 
         await wait_for(lambda: rig.collector.live_venues == ())
         rig.clock.ms += 600_000  # ten minutes later nothing may still claim coverage
         await rig.collector.flush()
-        [span] = rig.store.read_liq_coverage("BTC", 0, 2**62)
-        assert span.end_ms == died_at
+        spans = rig.store.read_liq_coverage("BTC", 0, 2**62)
+        assert max(s.end_ms for s in spans) == died_at
     finally:
         await rig.collector.stop()
 
