@@ -35,6 +35,7 @@ from handlers.buttons import (
 )
 from handlers.common import (
     answer_quietly,
+    as_source_says,
     check_limited,
     is_group,
     may_change_settings,
@@ -44,7 +45,7 @@ from handlers.common import (
 )
 from handlers.context import App, BotData, Context
 from handlers.daily import parse_assets
-from signals.errors import ParseError, PreflightError
+from signals.errors import ParseError, PreflightError, UnknownAsset
 from signals.gcpause import young_collections_only
 from signals.grade import CheckResult
 from signals.idea import Side, TradeIdea
@@ -401,7 +402,10 @@ async def subscribe_chat(
     """Subscribe a chat starting from the current levels (sides already on stay as they are:
     their last notified level and topic are kept)."""
     bd = context.bot_data
-    [asset] = parse_assets([asset_word], bd.service.known_assets(), SUBSCRIBE_EXAMPLE)
+    try:
+        [asset] = parse_assets([asset_word], bd.service.known_assets(), SUBSCRIBE_EXAMPLE)
+    except UnknownAsset as e:
+        raise as_source_says(context, e) from e
     held = await bd.store.run(bd.users.subscriptions, chat_id)
     on = [s for s in held if s.asset == asset and s.side in sides]
     new_sides = tuple(side for side in sides if side not in {s.side for s in on})
