@@ -65,6 +65,7 @@ from signals.stress import (
     stress_by_side,
 )
 from signals.userdata import Draft, NotifiedUpdate, Subscription
+from signals.words import suggestion
 from templates import flag_reason, render
 
 log = logging.getLogger(__name__)
@@ -377,6 +378,11 @@ def _asset_and_sides(
     """The one asset word and the sides named beside it (none named: empty)."""
     words = [a for a in args if a.strip()]
     others = [w for w in words if w.lower() not in _SIDE_WORDS]
+    if len(others) > 1:
+        for word in others:
+            meant = suggestion(word)
+            if meant in _SIDE_WORDS:  # `lnog`: the side misspelt, said as /check says it
+                raise ParseError(f"can't read {word[:32]!r}: did you mean {meant}?", example)
     if len(others) != 1:
         raise ParseError(reason, example)
     wanted = {side for w in words if w.lower() in _SIDE_WORDS for side in _SIDE_WORDS[w.lower()]}

@@ -300,6 +300,10 @@ async def test_pressing_warn_me_twice_says_already_subscribed(
         ("/subscribe eth btc", "name one asset, and optionally long, short or both."),
         ("/unsubscribe long", "name one asset (and optionally long or short), or all."),
         ("/unsubscribe all long", "all stops every warning here: leave the side out."),
+        # a misspelt side is named, as /check names it
+        ("/subscribe eth lnog", "can't read 'lnog': did you mean long?"),
+        ("/subscribe shrot ETH", "can't read 'shrot': did you mean short?"),
+        ("/unsubscribe eth shrot", "can't read 'shrot': did you mean short?"),
     ],
 )
 async def test_subscription_refusals_show_their_own_example(
