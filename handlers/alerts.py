@@ -360,6 +360,8 @@ def parse_subscribe(args: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """`ETH [long] [short] [both]` (any order) → (asset word, sides); ParseError otherwise."""
     reason = "name one asset, and optionally long, short or both"
     word, sides = _asset_and_sides(args, SUBSCRIBE_EXAMPLE, reason)
+    if word.lower() == "all":
+        raise ParseError("one asset at a time: all is for /unsubscribe", SUBSCRIBE_EXAMPLE)
     return word, sides or SIDES
 
 

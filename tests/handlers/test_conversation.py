@@ -304,6 +304,8 @@ async def test_pressing_warn_me_twice_says_already_subscribed(
         ("/subscribe eth lnog", "can't read 'lnog': did you mean long?"),
         ("/subscribe shrot ETH", "can't read 'shrot': did you mean short?"),
         ("/unsubscribe eth shrot", "can't read 'shrot': did you mean short?"),
+        # `all` is /unsubscribe's word, not an asset the snapshot lacks
+        ("/subscribe all", "one asset at a time: all is for /unsubscribe."),
     ],
 )
 async def test_subscription_refusals_show_their_own_example(
