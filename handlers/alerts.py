@@ -35,6 +35,7 @@ from handlers.buttons import (
 )
 from handlers.common import (
     answer_quietly,
+    as_source_says,
     check_limited,
     is_group,
     may_change_settings,
@@ -44,7 +45,7 @@ from handlers.common import (
 )
 from handlers.context import App, BotData, Context
 from handlers.daily import parse_assets
-from signals.errors import ParseError, PreflightError
+from signals.errors import ParseError, PreflightError, UnknownAsset
 from signals.gcpause import young_collections_only
 from signals.grade import CheckResult
 from signals.idea import Side, TradeIdea
@@ -64,6 +65,7 @@ from signals.stress import (
     stress_by_side,
 )
 from signals.userdata import Draft, NotifiedUpdate, Subscription
+from signals.words import suggestion
 from templates import flag_reason, render
 
 log = logging.getLogger(__name__)
@@ -358,6 +360,8 @@ def parse_subscribe(args: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """`ETH [long] [short] [both]` (any order) → (asset word, sides); ParseError otherwise."""
     reason = "name one asset, and optionally long, short or both"
     word, sides = _asset_and_sides(args, SUBSCRIBE_EXAMPLE, reason)
+    if word.lower() == "all":
+        raise ParseError("one asset at a time: all is for /unsubscribe", SUBSCRIBE_EXAMPLE)
     return word, sides or SIDES
 
 
@@ -376,6 +380,11 @@ def _asset_and_sides(
     """The one asset word and the sides named beside it (none named: empty)."""
     words = [a for a in args if a.strip()]
     others = [w for w in words if w.lower() not in _SIDE_WORDS]
+    if len(others) > 1:
+        for word in others:
+            meant = suggestion(word)
+            if meant in _SIDE_WORDS:  # `lnog`: the side misspelt, said as /check says it
+                raise ParseError(f"can't read {word[:32]!r}: did you mean {meant}?", example)
     if len(others) != 1:
         raise ParseError(reason, example)
     wanted = {side for w in words if w.lower() in _SIDE_WORDS for side in _SIDE_WORDS[w.lower()]}
@@ -401,7 +410,10 @@ async def subscribe_chat(
     """Subscribe a chat starting from the current levels (sides already on stay as they are:
     their last notified level and topic are kept)."""
     bd = context.bot_data
-    [asset] = parse_assets([asset_word], bd.service.known_assets(), SUBSCRIBE_EXAMPLE)
+    try:
+        [asset] = parse_assets([asset_word], bd.service.known_assets(), SUBSCRIBE_EXAMPLE)
+    except UnknownAsset as e:
+        raise as_source_says(context, e) from e
     held = await bd.store.run(bd.users.subscriptions, chat_id)
     on = [s for s in held if s.asset == asset and s.side in sides]
     new_sides = tuple(side for side in sides if side not in {s.side for s in on})

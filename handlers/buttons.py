@@ -91,6 +91,13 @@ class CheckView:
         """The idea that is graded for this view: the typed one, or its other side."""
         return flipped(self.idea) if self.flipped and self.idea.side else self.idea
 
+    def left_behind(self) -> tuple[str, ...]:
+        """The levels a flip leaves out (`stop`, `targets`): they sit on the typed side."""
+        if not (self.flipped and self.idea.side):
+            return ()
+        named = (("stop", self.idea.stop is not None), ("targets", bool(self.idea.targets)))
+        return tuple(name for name, given in named if given)
+
     @property
     def code(self) -> str:
         """The `view` part of the buttons' data."""
@@ -279,6 +286,10 @@ async def grade_view(
     """Grade the view's idea, completed from the user's defaults (public ones in a group)."""
     defaults = await defaults_for(update, context, user_id)
     result = await context.bot_data.service.check(view.graded(), defaults)
+    behind = view.left_behind()
+    if behind:  # the reply says the flip graded without them, as for a both-sides idea
+        grades = tuple(replace(g, levels_left_out=behind) for g in result.grades)
+        result = replace(result, grades=grades)
     return Graded(view, result, defaults)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import Message, Update
 from telegram.constants import ChatAction
 
-from handlers.common import check_limited, problem, slow_down
+from handlers.common import as_source_says, check_limited, problem, slow_down
 from handlers.context import Context
 from handlers.daily import parse_assets
 from signals.chart import WINDOWS, ChartHeadline
@@ -35,6 +36,12 @@ CHART_USAGE = "chart {asset} 30d"  # the example under an asset error
 MAX_CHART_ASSETS = 3
 DEFAULT_WINDOW = "7d"
 _WINDOW_DAYS = {7.0: "7d", 30.0: "30d", 90.0: "90d"}
+# a number with or without a unit of time (`1y`, `3m`, `30`): a window attempt, never an asset
+# (`1000PEPE`, `1INCH` are not: their letters are no unit)
+_WINDOW_LIKE_RE = re.compile(
+    r"[+-]?\d+(?:[.,]\d+)?(?:h|hrs?|hours?|d|days?|w|wks?|weeks?|m|mo|mos|mons?|months?|y|yrs?|years?)?",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ def parse_chart(args: Sequence[str], known: set[str]) -> ChartRequest:
     words: list[str] = []
     for word in args:
         days = duration_word(word)
-        if days is None:
+        if days is None and not (_WINDOW_LIKE_RE.fullmatch(word) and word.upper() not in known):
             words.append(word)
         elif days in _WINDOW_DAYS:
             windows.append(_WINDOW_DAYS[days])
@@ -93,7 +100,7 @@ async def chart_command(update: Update, context: Context) -> None:
     try:
         request = parse_chart(context.args or [], bd.service.known_assets())
     except PreflightError as e:
-        await message.reply_text(problem(e, usage=CHART_USAGE))
+        await message.reply_text(problem(as_source_says(context, e), usage=CHART_USAGE))
         return
     user = update.effective_user
     for n, asset in enumerate(request.assets):

@@ -17,7 +17,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from handlers.context import Context
-from signals.errors import PreflightError
+from signals.errors import PreflightError, UnknownAsset
 from signals.store import StoreBusy, StoreError
 from templates import Fmt, render, toast
 
@@ -83,6 +83,14 @@ def problem(error: PreflightError, fmt: Fmt = "html", usage: str | None = None) 
     if usage is None:
         return render("problem", fmt, error=error)
     return render("problem", fmt, error=error, usage=usage)
+
+
+def as_source_says(context: Context, error: PreflightError) -> PreflightError:
+    """An asset the parser found no market for, as the data source says it: replaying a
+    snapshot, it is missing from the file (it may well trade live), as /check says."""
+    if isinstance(error, UnknownAsset):
+        return context.bot_data.service.unknown_asset(error)
+    return error
 
 
 def slow_down(context: Context, wait_s: int, fmt: Fmt = "html") -> str:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 
-from handlers.common import is_group, may_change_settings, problem, topic_of
+from handlers.common import as_source_says, is_group, may_change_settings, problem, topic_of
 from handlers.context import App, BotData, Context
 from handlers.settings import defaults_for
 from signals.chart import WINDOWS, ChartHeadline
@@ -38,7 +38,7 @@ DAILY_EXAMPLE = "/daily 08:00 Europe/Berlin BTC ETH SOL"
 WATCH_EXAMPLE = "/watch BTC ETH SOL"
 # the examples under an asset error, "{asset}" where the asset goes (templates/problem.j2)
 DAILY_USAGE = "daily 08:00 Europe/Berlin {asset}"
-WATCH_USAGE = "watch {asset} BTC"
+WATCH_USAGE = "watch {asset}"
 MAX_WATCHLIST = 8
 _TIME_RE = re.compile(r"([01]?\d|2[0-3])[:.h]([0-5]\d)")
 
@@ -142,6 +142,10 @@ def _leading_zone(words: list[str], known: set[str]) -> tuple[str | None, int]:
     first = words[0]
     if _is_asset(first, known) or not known:
         return None, 0
+    if len(words) > 1 and not _is_asset(words[1], known):
+        pair = zone_problem(" ".join(words[:2]))  # "new yrok": America/New_York?
+        if pair.suggestion is not None and zone_problem(first).suggestion is None:
+            raise ParseError(pair.reason, DAILY_EXAMPLE)
     if looks_like_zone(first) or not _close_assets(first, known):
         raise ParseError(zone_problem(first).reason, DAILY_EXAMPLE)
     return None, 0  # a typo of an asset: parse_assets names the close ones
@@ -472,7 +476,7 @@ async def daily_command(update: Update, context: Context) -> None:
     try:
         request = parse_daily(args, bd.service.known_assets())
     except PreflightError as e:
-        await message.reply_text(problem(e, usage=DAILY_USAGE))
+        await message.reply_text(problem(as_source_says(context, e), usage=DAILY_USAGE))
         return
     tz = request.tz
     if tz is None and not is_group(update) and await store.run(users.chat, chat.id) is None:
@@ -508,7 +512,7 @@ async def watch_command(update: Update, context: Context) -> None:
     try:
         assets = parse_assets(context.args, bd.service.known_assets(), WATCH_EXAMPLE)
     except PreflightError as e:
-        await message.reply_text(problem(e, usage=WATCH_USAGE))
+        await message.reply_text(problem(as_source_says(context, e), usage=WATCH_USAGE))
         return
     saved = await bd.store.run(bd.users.set_watchlist, chat.id, chat.type, assets)
     await message.reply_text(_settings_text(bd, saved, just_set=True))

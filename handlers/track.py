@@ -51,6 +51,7 @@ from templates import render
 log = logging.getLogger(__name__)
 
 TRACK_EXAMPLE = "/track ETH long 5x"
+TRACK_USAGE = "track {asset} long 5x"  # the example under an asset error
 DAILY_JOB = "track-record"
 CATCH_UP_JOB = "track-record-catch-up"
 HOURLY_JOB = "state-recorder"
@@ -201,7 +202,7 @@ async def track_command(update: Update, context: Context) -> None:
     except NotEnoughHistory as e:
         text = render("track", what="not_enough", error=e)
     except PreflightError as e:
-        text = problem(e)
+        text = problem(e, usage=TRACK_USAGE)
     finally:
         await editor.close()
     if progress is not None:

@@ -119,15 +119,18 @@ def _panel(ax: Axes, report: BacktestReport, side: str, days: list[DayResult], t
             linewidths=0,
         )
     ax.axhline(liq_pct, color=LIQUIDATION_COLOUR, linestyle="--", linewidth=1.6)
+    # named on the panel's title row, in the line's colour: inside the plot it sat across
+    # the boxes' whiskers and points
     ax.text(
-        len(VERDICTS) - 0.45,
-        liq_pct,
+        1.0,
+        1.0,
         f"liquidation at {report.leverage:g}x: {liq_pct:.2f}% away",
+        transform=ax.transAxes,
         ha="right",
         va="bottom",
         color=LIQUIDATION_COLOUR,
-        fontsize=10,
-        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
+        fontsize=11,
+        fontweight="bold",
     )
     ax.set_xticks(positions)
     ax.set_xticklabels([_tick(v, g) for v, g in zip(VERDICTS, groups, strict=True)], fontsize=10)

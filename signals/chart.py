@@ -609,7 +609,8 @@ def _liquidation_panel(ax: Axes, data: AssetData, start: int, asof: int, win: _W
     if own_scale:
         _scale_note(ax, left_ms, longs, shorts, (start + asof) / 2)
     last_close = int(buckets.index[-1]) + HOUR_MS
-    _coverage(ax, first_ms, last_close, start, asof, HOUR_MS, _STALE_MS[HOUR_MS])
+    # mirrored about zero: no headroom (its notes sit over the grey, barless part)
+    _coverage(ax, first_ms, last_close, start, asof, HOUR_MS, _STALE_MS[HOUR_MS], room=False)
 
 
 def _liquidation_bars(
@@ -649,7 +650,7 @@ def _mirrored_scale(ax: Axes, long_max: float, short_max: float) -> bool:
         ax.set_ylim(-1.0, 1.0)
         ax.set_yticks([0.0])
         ax.yaxis.set_major_formatter(_money_formatter(absolute=True))
-        _note(ax, "zero liquidations recorded", "left")
+        _note(ax, "zero liquidations recorded", "left", room=False)
         return False
     own = 0 < min(long_max, short_max) < big / _LIQ_OWN_SCALE_RATIO
     top = short_max if own else big
@@ -740,6 +741,7 @@ def _coverage(
     bar_ms: int,
     stale_ms: int,
     extra: list[str] | None = None,
+    room: bool = True,
 ) -> None:
     """Grey out and name the parts of the window the data does not cover."""
     notes = list(extra or [])
@@ -751,13 +753,15 @@ def _coverage(
             f" · {_span(asof - first_ms)} of {(asof - start) // DAY_MS} days",
         )
     if notes:
-        _note(ax, "\n".join(notes), "left")
+        _note(ax, "\n".join(notes), "left", room)
     if asof - newest_ms > stale_ms:
         ax.axvspan(_num(newest_ms), _num(asof), color=_NO_DATA_FILL, zorder=0, gid="no-data")
-        _note(ax, f"no data since {_when(newest_ms, 0)}", "right")
+        _note(ax, f"no data since {_when(newest_ms, 0)}", "right", room)
 
 
-def _note(ax: Axes, text: str, side: str) -> None:
+def _note(ax: Axes, text: str, side: str, room: bool = True) -> None:
+    if room:
+        _make_room(ax, text, side)
     ax.text(
         0.01 if side == "left" else 0.99,
         0.96,
@@ -773,6 +777,34 @@ def _note(ax: Axes, text: str, side: str) -> None:
         gid="coverage-note",
         parse_math=False,
     )
+
+
+def _make_room(ax: Axes, text: str, side: str) -> None:
+    """Raise the y-axis top so no line runs under a note at the panel's top (BTC's open
+    interest starts at its high, right where "data only since" sits)."""
+    lines = text.count("\n") + 1
+    longest = max(len(line) for line in text.split("\n"))
+    plot = ax.get_position()
+    # italic DejaVu at _NOTE_PT: ~0.6 em a character, 1.3 em a line, plus the rounded box
+    em_px = _NOTE_PT * DPI / 72
+    width = (longest * 0.6 * em_px + 10) / (plot.width * WIDTH_PX)
+    below = 0.04 + (lines * 1.3 * em_px + 10) / (plot.height * HEIGHT_PX) + 0.02
+    x0, x1 = (0.01, 0.01 + width) if side == "left" else (0.99 - width, 0.99)
+    top = 0.0  # the highest a line gets under the note, in axes fractions
+    for line in ax.lines:
+        xy = (line.get_transform() - ax.transAxes).transform(line.get_xydata())
+        if len(xy) == 1:
+            xy = np.vstack([xy, xy])
+        a, b = xy[:-1], xy[1:]
+        over = (np.maximum(a[:, 0], b[:, 0]) >= x0) & (np.minimum(a[:, 0], b[:, 0]) <= x1)
+        if over.any():
+            top = max(top, float(np.nanmax(np.maximum(a[over, 1], b[over, 1]))))
+    limit = 1.0 - min(0.5, below)
+    if top <= limit:
+        return
+    lo, hi = ax.get_ylim()
+    highest = lo + top * (hi - lo)
+    ax.set_ylim(lo, lo + (highest - lo) / limit)
 
 
 def _no_data(ax: Axes, what: str) -> None:

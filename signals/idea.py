@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -51,6 +52,8 @@ MAX_HORIZON_DAYS = 365.0
 MAX_TARGETS = 10
 # Telegram messages stop at 4096 characters; longer input is refused before any work is done.
 MAX_TEXT_CHARS = 4096
+# `3-5x`, `10x-20x`: a range of leverages, as channels post them
+_LEVERAGE_RANGE_RE = re.compile(r"(\d+(?:\.\d+)?)x?-(\d+(?:\.\d+)?)x")
 
 MarginMode = Literal["cross", "isolated"]
 
@@ -429,6 +432,10 @@ class _Reader:
 
     def asset(self, word: str) -> None:
         symbol = asset_symbol(word)
+        if symbol is None and (span := _LEVERAGE_RANGE_RE.fullmatch(word.lower())):
+            # a channel's "Leverage: 3-5x": one leverage is graded, the trader picks it
+            top = span.group(2)
+            raise reject(f"'{word[:32]}' is a leverage range: pick one, like {top}x")
         if symbol is None and looks_numeric(word):
             raise reject(f"can't read '{word}' as a number")
         if symbol is None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from signals.defaults import UserDefaults, complete_idea
 from signals.derived import Market, compute_market
-from signals.errors import NoMarketData, NotInSnapshot
+from signals.errors import NoMarketData, NotInSnapshot, UnknownAsset
 from signals.grade import CheckResult, grade_check
 from signals.idea import TradeIdea
 from signals.liq_history import read_liquidations
@@ -73,11 +73,15 @@ class SnapshotSource:
         await self._refresh()
         data = self._assets.get(asset)
         if data is None:
-            held = tuple(sorted(self._assets))
-            matches = tuple(difflib.get_close_matches(asset, held, n=3, cutoff=0.5))
-            demo = any(d.origin == "demo" for d in self._assets.values())
-            raise NotInSnapshot(asset, self.path.name, held, matches, demo, self._asof)
+            raise self.not_held(asset)
         return self._asof, data
+
+    def not_held(self, asset: str) -> NotInSnapshot:
+        """The error for an asset the snapshot does not hold (it may well trade live)."""
+        held = tuple(sorted(self._assets))
+        matches = tuple(difflib.get_close_matches(asset, held, n=3, cutoff=0.5))
+        demo = any(d.origin == "demo" for d in self._assets.values())
+        return NotInSnapshot(asset, self.path.name, held, matches, demo, self._asof)
 
     async def _refresh(self) -> None:
         try:
@@ -405,6 +409,13 @@ class CheckService:
     def known_assets(self) -> set[str]:
         """Assets this service can grade."""
         return self.source.known_assets()
+
+    def unknown_asset(self, error: UnknownAsset) -> UnknownAsset:
+        """`error` (an asset not among `known_assets`) as this source would say it: replaying a
+        snapshot, the asset is missing from the file, not from the exchanges."""
+        if isinstance(self.source, SnapshotSource) and not isinstance(error, NotInSnapshot):
+            return self.source.not_held(error.asset)
+        return error
 
     async def asset_state(self, asset: str) -> tuple[int, AssetData]:
         """`asof` and one asset's inputs; NoMarketData when there is nothing to grade."""

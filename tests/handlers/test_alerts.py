@@ -63,7 +63,11 @@ async def test_subscribe_replies_with_the_current_levels(
     [
         ("/subscribe", "name one asset, and optionally long, short or both."),
         ("/subscribe ETH BTC", "name one asset, and optionally long, short or both."),
-        ("/subscribe XRPP", "I can't find a USDT-margined perpetual for XRPP."),
+        (
+            "/subscribe XRPP",  # replaying a snapshot: missing from the file, not the venues
+            "XRPP is not in the demo snapshot (synthetic data), snapshot.json of "
+            "2026-05-20 00:00 UTC: it holds BTC, DOGE, ETH, SOL.",
+        ),
         ("/unsubscribe", "name one asset (and optionally long or short), or all."),
     ],
 )

@@ -129,6 +129,23 @@ async def test_flip_grades_the_other_side_in_place_and_flips_back(
     assert len(api.bot_messages(dm)) == 1
 
 
+async def test_a_flipped_idea_says_it_left_the_stop_and_targets_behind(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    # they sit on the long's side; graded without them, the reply must say so (the sizing's
+    # cut is the 1σ move now, not the trader's stop)
+    await bot.send(dm, alice, "/check ETH long 5x stop 3000 tp 3400 3500 risk 1% acct 10k")
+    [result] = api.bot_messages(dm)
+
+    await bot.press(result, alice, "🔁 Flip to short")
+    short_lines = result.text.splitlines()
+    await bot.press(result, alice, "🔁 Flip to long")
+
+    assert short_lines[0].startswith("PROCEED · ETH short 5x")
+    assert "Stop and targets fit a long, not this short: graded without them" in short_lines
+    assert "Stop $3,000.00" in result.text and "graded without" not in result.text
+
+
 async def test_market_refresh_unchanged(
     bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
 ) -> None:

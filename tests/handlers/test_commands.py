@@ -85,10 +85,10 @@ async def test_rules_quote_the_thresholds_in_force(
         ("/foo", "I don't know /foo. Send /help to see what I do."),
         (
             "/setings",
-            "I don't know /setings — did you mean /settings. Send /help to see what I do.",
+            "I don't know /setings — did you mean /settings? Send /help to see what I do.",
         ),
-        ("/hlep me", "I don't know /hlep — did you mean /help. Send /help to see what I do."),
-        ("/chek ETH", "I don't know /chek — did you mean /check. Send /help to see what I do."),
+        ("/hlep me", "I don't know /hlep — did you mean /help? Send /help to see what I do."),
+        ("/chek ETH", "I don't know /chek — did you mean /check? Send /help to see what I do."),
     ],
 )
 async def test_an_unknown_command_in_private_points_to_help(

@@ -151,6 +151,10 @@ async def test_two_assets_get_one_chart_each_in_the_order_asked(
         ("/chart", "name the asset to chart.", "/chart ETH 30d"),
         ("/chart 30d", "name the asset to chart.", "/chart ETH 30d"),
         ("/chart eth 14d", "'14d' is not a chart window: 7d, 30d, 90d.", "/chart ETH 30d"),
+        # a window in a unit /chart does not take is still a window, never an asset "1Y"
+        ("/chart eth 1y", "'1y' is not a chart window: 7d, 30d, 90d.", "/chart ETH 30d"),
+        ("/chart eth 3m", "'3m' is not a chart window: 7d, 30d, 90d.", "/chart ETH 30d"),
+        ("/chart eth 30", "'30' is not a chart window: 7d, 30d, 90d.", "/chart ETH 30d"),
         ("/chart eth 7d 90d", "one window at a time: 7d, 30d, 90d.", "/chart ETH 30d"),
         (
             "/chart btc eth sol doge",
@@ -159,7 +163,8 @@ async def test_two_assets_get_one_chart_each_in_the_order_asked(
         ),
         (
             "/chart ethh",
-            "I can't find a USDT-margined perpetual for ETHH. Did you mean ETH?",
+            "ETHH is not in the demo snapshot (synthetic data), snapshot.json of 2026-05-20 "
+            "00:00 UTC. Did you mean ETH?",
             "/chart ETH 30d",
         ),
     ],
@@ -295,6 +300,12 @@ async def test_pressing_warn_me_twice_says_already_subscribed(
         ("/subscribe eth btc", "name one asset, and optionally long, short or both."),
         ("/unsubscribe long", "name one asset (and optionally long or short), or all."),
         ("/unsubscribe all long", "all stops every warning here: leave the side out."),
+        # a misspelt side is named, as /check names it
+        ("/subscribe eth lnog", "can't read 'lnog': did you mean long?"),
+        ("/subscribe shrot ETH", "can't read 'shrot': did you mean short?"),
+        ("/unsubscribe eth shrot", "can't read 'shrot': did you mean short?"),
+        # `all` is /unsubscribe's word, not an asset the snapshot lacks
+        ("/subscribe all", "one asset at a time: all is for /unsubscribe."),
     ],
 )
 async def test_subscription_refusals_show_their_own_example(
@@ -307,6 +318,42 @@ async def test_subscription_refusals_show_their_own_example(
     assert lines[0] == first_line
     name = command.split()[0]
     assert lines[1].startswith(f"Example: {name} ETH")
+
+
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        ("/chart pepe", "/chart BTC 30d"),
+        ("/chart eth pepe 30d", "/chart BTC 30d"),
+        ("/subscribe pepe long", "/subscribe BTC long"),
+        ("/watch eth pepe", "/watch BTC"),
+        ("/daily 08:00 Europe/Berlin pepe", "/daily 08:00 Europe/Berlin BTC"),
+    ],
+)
+async def test_an_asset_the_snapshot_lacks_is_said_to_be_missing_from_it(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, alice: FakeUser, command: str,
+    example: str,
+) -> None:  # fmt: skip
+    # PEPE has a perpetual; it is only not in the replayed file (as /check and /market say)
+    await bot.send(dm, alice, command)
+
+    assert last_text(api, dm).splitlines() == [
+        "PEPE is not in the demo snapshot (synthetic data), snapshot.json of 2026-05-20 00:00 "
+        "UTC: it holds BTC, DOGE, ETH, SOL.",
+        f"Example: {example}",
+    ]
+
+
+async def test_warn_me_for_an_asset_the_snapshot_lacks_says_so(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    old = api.seed_bot_message(dm, "PEPE, graded on an older file", [("Warn", "s:PEPE")])
+
+    query_id = await bot.press(old, alice, "Warn")
+
+    answer = api.answer_of(query_id)
+    assert answer is not None
+    assert answer["text"].startswith("PEPE is not in the demo snapshot (synthetic data)")
 
 
 # ---- alerts ------------------------------------------------------------------------------------
@@ -395,7 +442,7 @@ async def test_button_data_the_bot_does_not_recognise_is_answered(
         ("/market ETHH", "Example: /market ETH"),
         ("/chart ETHH", "Example: /chart ETH 30d"),
         ("/subscribe ETHH", "Example: /subscribe ETH long"),
-        ("/watch ETHH", "Example: /watch ETH BTC"),
+        ("/watch ETHH", "Example: /watch ETH"),
         ("/daily 08:00 UTC ETHH", "Example: /daily 08:00 Europe/Berlin ETH"),
         ("/daily 08:00 Berlim", "Example: /daily 08:00 Europe/Berlin BTC ETH SOL"),
         ("/settings leverage 500", "Example: /settings leverage 5"),
@@ -453,6 +500,26 @@ async def test_timezone_words_read_in_every_form_by_daily(
         "Daily summary set: every day at 08:00 Europe/Berlin",
         "Daily summary set: every day at 08:00 UTC−5",
         "Daily summary set: every day at 08:00 Europe/Berlin",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("words", "first_line"),
+    [
+        ("new yrok", "unknown timezone 'new yrok': did you mean America/New_York?"),
+        ("los angelos BTC", "unknown timezone 'los angelos': did you mean America/Los_Angeles?"),
+        ("hong kon", "unknown timezone 'hong kon': did you mean Asia/Hong_Kong?"),
+    ],
+)
+async def test_a_misspelt_two_word_city_is_an_unknown_timezone_with_a_suggestion(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, alice: FakeUser, words: str,
+    first_line: str,
+) -> None:  # fmt: skip
+    await bot.send(dm, alice, f"/daily 08:00 {words}")
+
+    assert last_text(api, dm).splitlines() == [
+        first_line,
+        "Example: /daily 08:00 Europe/Berlin BTC ETH SOL",
     ]
 
 

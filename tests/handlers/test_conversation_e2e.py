@@ -134,6 +134,18 @@ async def hold_the_conversation(api: GroupsBotAPI) -> None:
     assert (await me.say("/daily 08:00 Berlim")).text.splitlines()[0] == (
         "unknown timezone 'Berlim': did you mean Europe/Berlin?"
     )
+    assert (await me.say("/daily 08:00 new yrok")).text.splitlines()[0] == (
+        "unknown timezone 'new yrok': did you mean America/New_York?"
+    )
+    assert (await me.say("/chart eth 1y")).text.splitlines()[0] == (
+        "'1y' is not a chart window: 7d, 30d, 90d."
+    )
+    # PEPE trades; it is only not in the demo file
+    assert (await me.say("/subscribe pepe")).text.splitlines() == [
+        "PEPE is not in the demo snapshot (synthetic data), demo_snapshot.json of 2026-05-20 "
+        "00:00 UTC: it holds BTC, DOGE, ETH, SOL.",
+        "Example: /subscribe BTC long",
+    ]
 
     # subscribe and unsubscribe forms, twice is "already"
     assert (await me.say("/subscribe eth long short")).text.startswith(
@@ -157,6 +169,20 @@ async def hold_the_conversation(api: GroupsBotAPI) -> None:
     [photo] = api.photos_in(desk)
     assert (photo.thread_id, decoded(photo)) == (TOPIC, (WIDTH_PX, HEIGHT_PX))
     assert asked.message_id > 0
+
+    # a plain group: the chart, and an error that shows /chart's own example
+    plain = api.basic_group("Plain")
+    api.make_admin(plain, alice)
+    api.user_message(plain, alice, "/chart@PreflightTestBot btc 90d")
+    await api.wait_for(lambda: api.photos_in(plain), timeout=30)
+    [photo] = api.photos_in(plain)
+    assert (photo.thread_id, decoded(photo)) == (None, (WIDTH_PX, HEIGHT_PX))
+    assert photo.caption.startswith("BTC · 90 days of daily closes")
+    group = Conversation(api, plain, alice)
+    assert (await group.say("/chart@PreflightTestBot")).text.splitlines() == [
+        "name the asset to chart.",
+        "Example: /chart ETH 30d",
+    ]
 
 
 async def test_the_conversation_through_the_real_application_over_http(

@@ -268,7 +268,11 @@ async def test_an_anonymous_admin_posting_as_the_group_may_change_settings(
     [
         ("/daily 25:00", "'25:00' is not a time of day (24-hour HH:MM)."),
         ("/daily 08:00 Mars/Olympus", f"unknown timezone 'Mars/Olympus': write {EXAMPLE_FORMS}."),
-        ("/daily 08:00 UTC XRPP", "I can't find a USDT-margined perpetual for XRPP."),
+        (
+            "/daily 08:00 UTC XRPP",  # replaying the demo: missing from the file, not the venues
+            "XRPP is not in the demo snapshot (synthetic data), demo_snapshot.json of "
+            "2026-05-20 00:00 UTC: it holds BTC, DOGE, ETH, SOL.",
+        ),
         ("/watch", "name the assets to watch."),
         ("/chart", "name the asset to chart."),
     ],

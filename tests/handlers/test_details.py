@@ -154,7 +154,9 @@ async def test_flip_drops_the_stop_and_targets_and_flipping_back_restores_them(
     await bot.press(result, alice, "🔁 Flip to long")
 
     assert short_text.startswith("PROCEED · ETH short 5x cross")
-    assert "Stop" not in short_text and "target" not in short_text
+    # graded without them, and said so
+    assert "Stop and targets fit a long, not this short: graded without them" in short_text
+    assert "Stop $" not in short_text and "target $" not in short_text
     assert "(midpoint of $3,000.00–$3,050.00)" in short_text  # the entry stays
     assert "1% of $10,000" in short_text  # so does the sizing
     assert result.text == long_text

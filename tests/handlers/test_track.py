@@ -143,6 +143,16 @@ async def test_an_asset_the_history_does_not_hold_is_named(
     assert api.photos_in(dm) == []
 
 
+async def test_an_asset_error_shows_the_track_example(
+    bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, trader: FakeUser
+) -> None:
+    await bot.send(dm, trader, "/track ETJ")
+    lines = last_text(api, dm).splitlines()
+    assert lines[0].startswith("ETJ is not in the demo snapshot (synthetic data)")
+    assert lines[0].endswith("Did you mean ETH?")
+    assert lines[-1] == "Example: /track ETH long 5x"
+
+
 async def test_leverage_beyond_the_limit_is_refused_with_the_track_example(
     bot: GroupsHarness, api: GroupsBotAPI, dm: FakeChat, trader: FakeUser
 ) -> None:

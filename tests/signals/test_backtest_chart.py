@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_hex
 
@@ -86,6 +87,24 @@ def test_liquidation_distance_is_drawn_across_every_panel(report: BacktestReport
         low, high = ax.get_ylim()
         assert low <= LIQ * 100 <= high
         assert "liquidation at 10x: 9.50% away" in [t.get_text() for t in ax.texts]
+
+
+def test_the_liquidation_label_sits_above_the_plot_never_on_its_boxes(
+    report: BacktestReport,
+) -> None:
+    # on the demo the label sat across the wait box's whisker and its points
+    fig = chart_figure(report)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in fig.axes:
+        [label] = [t for t in ax.texts if t.get_text().startswith("liquidation at")]
+        box = label.get_window_extent(renderer)
+        plot = ax.get_window_extent(renderer)
+        assert box.y0 >= plot.y1  # on the panel's title row
+        assert box.x1 <= plot.x1 + 1
+        title = ax.title.get_window_extent(renderer)  # and clear of "LONG"
+        assert not box.overlaps(title)
 
 
 def test_points_are_the_max_adverse_moves_by_verdict(report: BacktestReport) -> None:

@@ -442,6 +442,23 @@ def test_panels_that_cover_less_than_the_window_say_how_much(demo: Any) -> None:
     assert shaded == fig.axes[1:]
 
 
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("asset", ["BTC", "ETH", "SOL", "DOGE"])
+def test_a_coverage_note_never_covers_a_line(demo: Any, window: str, asset: str) -> None:
+    # BTC 90d: open interest starts at its high, right where "data only since" sits; SOL's
+    # funding hugs zero, so its caution line runs along the top edge
+    asof, assets = demo
+    fig = chart_figure(assets[asset], asof, window)
+    renderer = _drawn(fig)
+
+    for ax in fig.axes[:3]:  # price, open interest, funding: lines, not bars
+        for note in (t for t in ax.texts if t.get_gid() == "coverage-note"):
+            box = note.get_bbox_patch().get_window_extent(renderer)
+            for line in ax.lines:
+                path = line.get_transform().transform_path(line.get_path())
+                assert not path.intersects_bbox(box, filled=True), (note.get_text(), line)
+
+
 def test_a_series_that_stopped_updating_says_since_when() -> None:
     data = synthetic_asset()
     stopped = data.oi_usd_1h.iloc[:-10]  # the newest OI bar closed 10 h before asof

@@ -380,6 +380,9 @@ REJECTED_V2: list[tuple[str, str]] = [
     ("eth long tp " + " ".join(str(3100 + i) for i in range(11)), "more than 10 targets"),
     # a pasted signal with two assets named
     ("#VIP\n#ETH\nEntry: 3000", "two assets (VIP, ETH)"),
+    # a channel's leverage range: one leverage is graded, so the reply asks for it
+    ("DOGE/USDT LONG\nLeverage: 3-5x\nEntry: 0.2", "'3-5x' is a leverage range: pick one"),
+    ("eth long 10x-20x", "'10x-20x' is a leverage range: pick one, like 20x"),
 ]
 
 

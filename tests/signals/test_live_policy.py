@@ -16,7 +16,9 @@ import pytest
 from settings import Settings
 from signals.convert import bybit_lowest_mmr
 from signals.derived import compute_market
+from signals.errors import NotInSnapshot, UnknownAsset
 from signals.service import CheckService, LiveSource
+from signals.snapshot import DEMO_PATH
 from signals.thresholds import Thresholds
 from tests.helpers.fake_exchange import (
     DAY_MS,
@@ -414,3 +416,18 @@ def test_every_venue_url_is_rewritten_to_the_base_url() -> None:
     assert "https://" not in urls and "wss://" not in urls
     assert rest.urls["api"]["fapiPublic"] == "http://127.0.0.1:8080/fapi.binance.com/fapi/v1"
     assert pro.urls["api"]["ws"] == "ws://127.0.0.1:8080/ws.okx.com:443/ws/v5"
+
+
+async def test_an_asset_no_venue_lists_stays_unknown_live_and_is_missing_from_a_snapshot() -> None:
+    typo = UnknownAsset("ETHH", ("ETH",))
+    async with live(default_scenario()) as (market, _s, _c):
+        service = CheckService(Settings(), source=LiveSource(Settings(), None, market))
+        assert service.unknown_asset(typo) is typo  # live: "no USDT-margined perpetual"
+    replay = CheckService(Settings(snapshot_path=str(DEMO_PATH)))
+    await replay.start()
+    try:
+        missing = replay.unknown_asset(typo)
+    finally:
+        await replay.close()
+    assert isinstance(missing, NotInSnapshot)
+    assert (missing.asset, missing.close_matches, missing.demo) == ("ETHH", ("ETH",), True)

@@ -150,6 +150,14 @@ def test_offsets_no_zone_keeps_are_refused(typed: str, reason: str) -> None:
         ("Frankfurt", "Europe/Berlin"),  # not in the zone database: CITY_ALIASES
         ("san francisco", "America/Los_Angeles"),
         ("Mumbai", "Asia/Kolkata"),
+        # capitals and crypto hubs the database files under another name (Doha was read
+        # as a typo of DOGE)
+        ("Doha", "Asia/Qatar"),
+        ("Zug", "Europe/Zurich"),
+        ("Lugano", "Europe/Zurich"),
+        ("Saint Petersburg", "Europe/Moscow"),
+        ("Odessa", "Europe/Kyiv"),
+        ("Frankfurt am Main", "Europe/Berlin"),
     ],
 )
 def test_cities(typed: str, zone: str) -> None:
