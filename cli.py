@@ -188,6 +188,9 @@ async def _check(args: CliArgs, settings: Settings, out: TextIO, err: TextIO) ->
         print(_problem_line(e), file=err)
         return EXIT_BAD_INPUT
     service = _service(args, settings)
+    if service.store_problem is not None:  # a damaged or foreign store: said, then graded
+        line = templates.render("cli", "text", what="store_unusable", error=service.store_problem)
+        print(line.strip(), file=err)
     try:
         await service.start(wait_for_markets=False)  # the check's budget covers markets
         # bad input the data reveals (an entry far from the price, a stop on the wrong side

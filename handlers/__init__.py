@@ -52,7 +52,7 @@ from handlers import (
 from handlers import settings as user_settings  # not the top-level `settings` (Settings)
 from handlers.broadcast import Broadcaster
 from handlers.context import CONTEXT_TYPES, App, Context, Running
-from handlers.pacing import FloodPacer
+from handlers.pacing import FloodPacer, SendingStopped
 from handlers.updates import ChatQueues
 from settings import Settings
 from signals.service import CheckService
@@ -353,7 +353,14 @@ def run(app: App) -> None:
     try:
         loop.run_until_complete(app.initialize())
         initialized = True
+        # a signal during start-up (a redeploy) stops sending: the start-up call it cuts
+        # (getMe, setMyCommands) ends start-up as a requested stop, not as a failure; PTB
+        # has shut down what post_init opened by the time it propagates
+        app.run_polling(allowed_updates=ALLOWED_UPDATES, stop_signals=None, close_loop=True)
+    except SendingStopped:
+        if not signals:
+            raise
+        log.info("stopped during start-up, as asked")
     finally:
         if not initialized:
             loop.close()
-    app.run_polling(allowed_updates=ALLOWED_UPDATES, stop_signals=None, close_loop=True)

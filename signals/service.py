@@ -25,7 +25,7 @@ from signals.snapshot import load_snapshot
 
 if TYPE_CHECKING:
     from settings import Settings
-    from signals.store import Store
+    from signals.store import Store, StoreError
     from signals.track import TrackBook
 
 log = logging.getLogger(__name__)
@@ -352,6 +352,8 @@ class CheckService:
         # a Store handed in belongs to the caller (the bot opens one per process)
         self.store = store
         self._owns_store = False
+        # why the store could not be opened, when it could not (live data, no store given)
+        self.store_problem: StoreError | None = None
         self.source: MarketSource = source if source is not None else self._default_source()
         self.collector: Any = None
         # the daily track records (signals/track.py): a check of a watched asset carries its
@@ -376,6 +378,7 @@ class CheckService:
                 self._owns_store = True
             except StoreError as e:  # a check still grades; its liquidation flag is unknown
                 log.warning("%s (liquidation history unavailable)", e)
+                self.store_problem = e
         return LiveSource(self.settings, self.store)
 
     async def start(self, *, collect: bool = False, wait_for_markets: bool = True) -> None:

@@ -40,6 +40,9 @@ MAX_TIMESTAMP_MS = 253_402_300_799_999
 MAX_ABS_VALUE = 1e18
 # A price this small is an error in the file (perpetuals list `1000PEPE` instead).
 MIN_PRICE = 1e-12
+# An asset key is a ticker (ETH, 1000PEPE, a venue's CJK-named perpetual): letters and digits,
+# short enough to quote whole in a reply.
+MAX_SYMBOL_CHARS = 30
 
 
 class _Invalid(Exception):
@@ -84,7 +87,9 @@ def parse_snapshot(text: str, name: str = "<snapshot>") -> tuple[int, dict[str, 
     """Validate snapshot JSON text; return `(asof, assets)` or raise SnapshotError."""
     try:
         # NaN/Infinity parse as floats here and are rejected by _number at their key path
-        raw = json.loads(text)
+        raw = json.loads(text, object_pairs_hook=_unique_keys)
+    except _Invalid as e:
+        raise SnapshotError(name, e.key, e.problem) from e
     except json.JSONDecodeError as e:
         raise SnapshotError(
             name, "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
@@ -96,6 +101,22 @@ def parse_snapshot(text: str, name: str = "<snapshot>") -> tuple[int, dict[str, 
         return _parse_document(raw)
     except _Invalid as e:
         raise SnapshotError(name, e.key, e.problem) from e
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """One JSON object, refused when a key repeats (json keeps the last, silently)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Invalid(
+                "", f"the key {_shown(key)!r} appears twice in one object (only one may be kept)"
+            )
+        result[key] = value
+    return result
+
+
+def _shown(key: str) -> str:
+    return key if len(key) <= 40 else key[:40] + "…"
 
 
 def _parse_document(raw: Any) -> tuple[int, dict[str, AssetData]]:
@@ -113,9 +134,14 @@ def _parse_document(raw: Any) -> tuple[int, dict[str, AssetData]]:
     assets: dict[str, AssetData] = {}
     keys: dict[str, str] = {}
     for symbol, body in assets_raw.items():
-        if not isinstance(symbol, str) or not symbol.strip():
-            raise _Invalid("assets", f"asset key {symbol!r} is not a symbol")
         asset = symbol.strip().upper()
+        if not asset.isalnum() or len(asset) > MAX_SYMBOL_CHARS:
+            size = f" ({len(symbol)} characters)" if len(symbol) > 40 else ""
+            raise _Invalid(
+                "assets",
+                f"asset key {_shown(symbol)!r}{size} is not a symbol: up to"
+                f" {MAX_SYMBOL_CHARS} letters and digits, like ETH or 1000PEPE",
+            )
         if asset in keys:
             raise _Invalid(
                 f"assets.{symbol}",

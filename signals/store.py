@@ -3,7 +3,9 @@
 One `Store` per process. Its connections are per thread (sqlite3 objects must not cross
 threads); the bot runs its own reads and writes on the store's one worker thread through
 `Store.run`, so SQLite never blocks the event loop. A write lock held elsewhere makes a
-write fail after `BUSY_TIMEOUT_S` with `StoreBusy` instead of freezing anyone; a damaged,
+write fail after `BUSY_TIMEOUT_S` with `StoreBusy` instead of freezing anyone (and, for
+`BUSY_TIMEOUT_S` after that, the writes queued behind it fail at once rather than one
+second each, so the reads between them are not held up); a damaged,
 foreign or newer file fails to open with `StoreBroken`. Both say which file and what to do.
 """
 
@@ -174,6 +176,9 @@ class Store:
         self._connections: list[sqlite3.Connection] = []
         self._generation = 0
         self._executor: ThreadPoolExecutor | None = None
+        # until this time.monotonic() the file is known to be locked elsewhere: `run` makes
+        # its writes try the lock once instead of waiting BUSY_TIMEOUT_S each
+        self._busy_until = 0.0
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -297,10 +302,28 @@ class Store:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
-                self._executor, functools.partial(fn, *args, **kwargs)
+                self._executor, functools.partial(self._on_worker, fn, *args, **kwargs)
             )
         except sqlite3.Error as e:
             raise store_error(self.path, e) from e
+
+    def _on_worker(self, fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """`fn` on the worker thread. One write waits BUSY_TIMEOUT_S for a lock held
+        elsewhere; while it is known to be held, the writes queued behind it try once and
+        fail at once, so twenty waiting writes never make a read wait twenty seconds."""
+        fast = time.monotonic() < self._busy_until
+        conn = self.connect()
+        if fast:
+            conn.execute("PRAGMA busy_timeout=0")
+        try:
+            return fn(*args, **kwargs)
+        except (sqlite3.Error, StoreBusy) as e:
+            if isinstance(store_error(self.path, e), StoreBusy):
+                self._busy_until = time.monotonic() + BUSY_TIMEOUT_S
+            raise
+        finally:
+            if fast:
+                conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
     def close(self) -> None:
         """Finish queued work and close every connection (a later use reopens one)."""

@@ -13,6 +13,7 @@ faster, so thousands of messages go out in seconds rather than minutes.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -256,4 +257,47 @@ async def test_a_damaged_or_foreign_store_is_one_line_naming_the_file(
         [line] = done.stderr.splitlines()
         assert line.startswith(f"preflight: store {store}: {problem}")
         assert "Traceback" not in done.stderr
+    assert api.calls_of("getUpdates") == []
+
+
+@pytest.mark.parametrize("moment", ["getMe", "post_init"])
+async def test_a_stop_signal_during_start_up_is_a_clean_stop(
+    api: GroupsBotAPI, tmp_path: Path, moment: str
+) -> None:
+    # the platform stops the bot while it starts (a redeploy): while Telegram is slow to
+    # answer getMe, or while post_init loads a large snapshot (300 assets, ~1 s)
+    asked, answer = asyncio.Event(), asyncio.Event()
+    get_me = api.methods["getMe"]
+
+    async def slow_get_me(fake: Any, params: dict[str, Any]) -> Any:
+        asked.set()
+        if moment == "getMe":
+            await answer.wait()
+        return await get_me(fake, params)
+
+    api.methods["getMe"] = slow_get_me  # type: ignore[assignment]
+    demo = json.loads(DEMO_PATH.read_text(encoding="utf-8"))
+    demo["assets"].update({f"A{n}": demo["assets"]["ETH"] for n in range(300)})
+    snapshot = tmp_path / "large.json"
+    snapshot.write_text(json.dumps(demo), encoding="utf-8")
+    store, log = tmp_path / "preflight.sqlite", tmp_path / "bot.log"
+    # answers in flight get 0.1 s: the snapshot is still loading when sending stops
+    env = {
+        **bot_env(api, store),
+        "PREFLIGHT_SNAPSHOT": str(snapshot),
+        "PREFLIGHT_STOP_GRACE_S": "0.1",
+    }
+    bot = await start_bot(env, tmp_path, log)
+    await asyncio.wait_for(asked.wait(), timeout=60)
+    if moment == "post_init":
+        await asyncio.sleep(0.1)  # getMe answered: the snapshot is loading
+    bot.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.2)
+    answer.set()
+    code = await asyncio.wait_for(bot.wait(), timeout=15)
+
+    output = log.read_text()
+    assert code == 0, output  # a requested stop: not "start-up failed" with exit 1
+    assert "start-up failed" not in output
+    assert "Traceback" not in output
     assert api.calls_of("getUpdates") == []

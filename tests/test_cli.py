@@ -1037,6 +1037,15 @@ def doc_text(body: dict[str, Any] | None = None, asof: Any = ASOF, **assets: Any
         ("huge-value", doc_text(asset_json(closes_1h=[1e300] * 25)), ["ohlcv_1h", "too large"]),
         ("negative-price", doc_text(asset_json(closes_1h=[100.0] * 24 + [-1.0])),
          ["ohlcv_1h[24]", "positive"]),
+        # a key written twice: json keeps the last one, silently dropping the first
+        ("ETH-twice", doc_text(ETH=asset_json(), BTC=asset_json()).replace('"BTC"', '"ETH"'),
+         ["the key 'ETH' appears twice"]),
+        ("asof-twice", doc_text().replace('"asof"', '"assets": {}, "asof"', 1),
+         ["the key 'assets' appears twice"]),
+        # no ticker: the bot would quote it whole in a reply (over Telegram's 4096) or as markup
+        ("5000-char-key", doc_text(**{"X" * 5000: asset_json()}),
+         ["assets", "is not a symbol", "(5000 characters)"]),
+        ("markup-key", doc_text(**{"ETH<b>": asset_json()}), ["assets", "is not a symbol"]),
     ],
     ids=lambda v: v if isinstance(v, str) and len(v) < 20 else "",
 )  # fmt: skip

@@ -321,3 +321,23 @@ def test_every_venue_down_is_one_line_on_stderr(tmp_path: Path, server: VenuePro
     assert len(lines) == 1, err  # defect 11: 13 log lines with raw HTML came before it
     assert "binanceusdm" in lines[0] and "HTTP 503" in lines[0]
     assert "<html>" not in err
+
+
+def test_a_damaged_store_grades_without_liquidations_after_one_line(
+    tmp_path: Path, server: VenueProcess
+) -> None:
+    store = tmp_path / "preflight.sqlite"
+    store.write_bytes(b"this is no database, just garbage " * 200)
+
+    code, out, err, _ = live_check(tmp_path, server.base_url)
+
+    assert code == 0, err
+    grade = strict_json(out)["grades"][0]
+    assert grade["flags"]["liquidations"]["status"] == "unknown"
+    # the one line says which file, what is wrong, what to do and what the grade lacks;
+    # without it the answer read "0 of 48 hourly buckets so far", as if merely new
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"preflight: store {store}: damaged (file is not a database)")
+    assert f"mv {store} {store}.broken" in line
+    assert "graded without the liquidation history" in line
+    assert "Traceback" not in err

@@ -53,3 +53,32 @@ async def test_a_locked_store_fails_the_write_fast_and_holds_up_no_one(
     assert any("locked by another process" in r.getMessage() for r in caplog.records)
     subs = bot.app.bot_data.users.subscriptions(dm.id)
     assert sorted({s.asset for s in subs}) == ["ETH"]  # what was set up is still there
+
+
+async def test_writes_piling_up_on_a_lock_never_hold_up_a_read(
+    bot: BotHarness, api: FakeBotAPI, dm: FakeChat, alice: FakeUser
+) -> None:
+    await bot.send(dm, alice, "/subscribe ETH long")
+    writers = [api.user(f"W{n}") for n in range(12)]
+    holder = sqlite3.connect(bot.settings.store_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        for writer in writers:  # twelve traders subscribe at once: each write must fail
+            api.user_message(api.private_chat(writer), writer, "/subscribe SOL")
+        writes = [asyncio.create_task(bot.process_next()) for _ in writers]
+        await asyncio.sleep(0.05)  # the writes are queued on the store first
+        api.user_message(dm, alice, "/subscriptions")
+        started = time.monotonic()
+        await bot.process_next()
+        read_done = time.monotonic() - started
+        await asyncio.gather(*writes)
+        writes_done = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    # Alice's read waits for at most the one write already waiting on the lock, not twelve
+    assert read_done < 2.0, f"the read waited {read_done:.1f}s behind the writes"
+    assert writes_done < 3.0
+    assert "ETH: long" in api.bot_messages(dm)[-1].text
+    assert [api.bot_messages(c)[-1].text for c in map(api.private_chat, writers)] == [BUSY] * 12
